@@ -1,0 +1,24 @@
+// Prints the tracker's minified + gzipped size and fails past the 3 KB budget.
+// Usage: node scripts/size.mjs [path] [--json]
+import { readFileSync } from 'node:fs';
+import { gzipSync, constants } from 'node:zlib';
+import { minify } from 'terser';
+
+const BUDGET = 3072;
+const args = process.argv.slice(2);
+const path = args.find((a) => !a.startsWith('--')) ?? new URL('../static/clickTracker.js', import.meta.url);
+const source = readFileSync(path, 'utf8');
+const { code } = await minify(source, {
+  compress: { passes: 2 },
+  mangle: true,
+  format: { comments: false },
+});
+// Level 9 is what static file servers and CDNs commonly pre-compress with.
+const gz = gzipSync(code, { level: constants.Z_BEST_COMPRESSION }).length;
+const result = { source: source.length, minified: code.length, gzipped: gz, budget: BUDGET };
+if (args.includes('--json')) console.log(JSON.stringify(result));
+else console.log(`clickTracker.js: ${source.length} B source, ${code.length} B minified, ${gz} B minified+gzip (budget ${BUDGET} B)`);
+if (gz > BUDGET) {
+  console.error(`over budget by ${gz - BUDGET} B`);
+  process.exit(1);
+}
