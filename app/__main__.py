@@ -1,0 +1,72 @@
+"""Local mode: `python -m app` runs the collector under gunicorn and the drain timer beside it.
+
+Queue and lake live under LOGDIG_DATA_DIR. Ctrl-C (or SIGTERM) stops both gracefully;
+acknowledged events wait in the durable queue and are drained on the next start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+from config import ConfigError, Settings, load_settings
+
+
+def gunicorn_command(settings: Settings) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn",
+        "--bind", f"{settings.host}:{settings.port}",
+        "--workers", str(settings.workers),
+        # gthread: many waiting requests per worker share one group-commit flush
+        "--worker-class", "gthread", "--threads", str(settings.threads),
+        "--graceful-timeout", "10", "--log-level", "warning",
+        "app:create_app()",
+    ]
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    # Each worker writes its counters here; stale files from a previous run would add up wrongly.
+    metrics_dir = settings.data_dir / ".prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
+
+
+def banner(settings: Settings) -> str:
+    queue = settings.queue_url or settings.queue_path
+    lake = f"s3://{settings.bucket}/{settings.lake_prefix}" if settings.bucket else settings.lake_dir
+    return (f"LogDig collector on http://{settings.host}:{settings.port}/  (demo page: /demo)\n"
+            f"queue: {queue}\nlake:  {lake}\nCtrl-C to stop.")
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"logdig: configuration error: {exc}", file=sys.stderr)
+        return 2
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = child_env(settings)
+    print(banner(settings), file=sys.stderr, flush=True)
+    # Own sessions: the terminal's Ctrl-C reaches only this process, which then asks both
+    # children for a graceful stop (gunicorn treats SIGINT as a quick one).
+    children = [subprocess.Popen(cmd, env=env, start_new_session=True) for cmd in
+                (gunicorn_command(settings), [sys.executable, "-m", "lambda_sqs_to_s3.timer"])]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        children[0].wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait(timeout=30)
+    return children[0].returncode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Group commit: events from concurrent requests share SendMessageBatch calls.
+
+Each request hands its NDJSON lines to one flusher thread and waits. The flusher gathers what
+arrived within a few milliseconds, packs it into messages filled to SQS's 64 KiB billing unit,
+sends them, and only then wakes each request with success, or with QueueUnavailable if a message
+holding any of its lines was not accepted: nothing is acknowledged that the queue did not take.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+from app import metrics
+from logdig.errors import QueueUnavailable
+from logdig.logs import emit
+from logdig.packing import batches, billed_requests, message_cap, pack
+from logdig.queues import Queue
+
+log = logging.getLogger("logdig.collector")
+
+
+@dataclass
+class _Ticket:
+    lines: list[str]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: Exception | None = None
+
+
+class GroupCommitter:
+    def __init__(self, queue: Queue, max_message_bytes: int, flush_wait_ms: int,
+                 retry_seconds: float):
+        self.queue = queue
+        self.cap = message_cap(max_message_bytes)
+        self.max_batch_bytes = max_message_bytes
+        self.flush_wait = flush_wait_ms / 1000
+        self.retry_seconds = retry_seconds
+        self._cond = threading.Condition()
+        self._pending: list[_Ticket] = []
+        self._thread: threading.Thread | None = None
+
+    def submit(self, lines: list[str]) -> None:
+        """Return once the queue holds every line; raise QueueUnavailable otherwise."""
+        ticket = _Ticket(lines)
+        with self._cond:
+            self._pending.append(ticket)
+            self._start_once()
+            self._cond.notify()
+        if not ticket.done.wait(self.retry_seconds + 30):
+            raise QueueUnavailable("the queue did not answer in time")
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _start_once(self) -> None:
+        # Started on first use, inside the worker process: a thread started before gunicorn
+        # forks would not exist in the worker.
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._cond.wait()
+            time.sleep(self.flush_wait)
+            with self._cond:
+                tickets, self._pending = self._pending, []
+            self._flush(tickets)
+
+    def _flush(self, tickets: list[_Ticket]) -> None:
+        started = time.perf_counter()
+        lines = [line for ticket in tickets for line in ticket.lines]
+        bodies = pack(lines, self.cap)
+        # Which tickets own the lines of each body: by cumulative line counts.
+        ends = list(accumulate(len(t.lines) for t in tickets))
+        body_ends = list(accumulate(body.count("\n") for body in bodies))
+        sent = billed = 0
+        for group in batches(bodies, self.max_batch_bytes):
+            first_body = sent
+            sent += len(group)
+            try:
+                self.queue.send_batch(group)
+                billed += billed_requests(sum(len(b) for b in group))
+            except QueueUnavailable as exc:
+                self._fail(tickets, ends, body_ends, first_body, sent, exc)
+        for ticket in tickets:
+            ticket.done.set()
+        seconds = time.perf_counter() - started
+        metrics.observe_flush(len(lines), len(bodies), billed, seconds)
+        emit(log, "flush", requests=len(tickets), events=len(lines), messages=len(bodies),
+             bytes=sum(len(b) for b in bodies), billed_requests=billed,
+             ms=round(seconds * 1000, 2))
+
+    @staticmethod
+    def _fail(tickets, ends, body_ends, first_body, end_body, exc) -> None:
+        first_line = body_ends[first_body - 1] if first_body else 0
+        last_line = body_ends[end_body - 1] - 1
+        for index in range(bisect_right(ends, first_line), bisect_right(ends, last_line) + 1):
+            if index < len(tickets):
+                tickets[index].error = exc
+        emit(log, "flush_failed", error=str(exc))

@@ -1,0 +1,148 @@
+"""The batcher: move queued events into date-partitioned, SHA-256-named lake objects.
+
+At least once, never lost: messages are deleted only after every object holding their events is
+stored. A crash anywhere leaves them queued, to be received again when their visibility timeout
+ends; the duplicates this can make are removable by event_id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from logdig.lake import Lake
+from logdig.lake_layout import group_by_date, object_bytes, object_key, split_by_size
+from logdig.logs import emit
+from logdig.packing import parse_body
+from logdig.queues import Message, Queue
+
+log = logging.getLogger("logdig.drain")
+
+
+@dataclass(frozen=True)
+class DrainOptions:
+    min_messages: int = 100
+    max_wait_seconds: float = 60
+    lake_prefix: str = "events/"
+    bad_prefix: str = "bad/"
+    max_object_bytes: int = 64 * 1024 * 1024
+    margin_seconds: float = 30  # stop this long before the time budget ends
+    wait_seconds: float = 1  # long polling, so a sparse queue is not mistaken for an empty one
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> DrainOptions:
+        return cls(min_messages=settings.min_messages,
+                   max_wait_seconds=settings.max_wait_seconds,
+                   lake_prefix=settings.lake_prefix, bad_prefix=settings.bad_prefix,
+                   max_object_bytes=settings.max_object_bytes, **overrides)
+
+
+@dataclass
+class Summary:
+    reason: str = "drained"
+    messages: int = 0
+    events: int = 0
+    objects: int = 0
+    bytes: int = 0
+    bad_messages: int = 0
+    seconds: float = 0.0
+
+
+def drain(queue: Queue, lake: Lake, options: DrainOptions = DrainOptions(),
+          now: Callable[[], float] = time.time,
+          remaining: Callable[[], float] = lambda: math.inf) -> dict:
+    """Drain if enough waits (or the oldest waited long enough); `remaining()` is seconds left."""
+    started = time.monotonic()
+    summary = Summary()
+    pending = _due(queue, options, now, summary)
+    if pending is not None:
+        while remaining() > options.margin_seconds:
+            messages = _collect(queue, pending, options, remaining)
+            if not messages:
+                break
+            _store(messages, queue, lake, options, now, summary)
+            pending = []
+        else:
+            summary.reason = "time budget reached; the rest stays queued"
+    summary.seconds = round(time.monotonic() - started, 3)
+    if summary.messages or pending is not None:  # idle ticks stay out of the log
+        emit(log, "drain", **asdict(summary))
+    return asdict(summary)
+
+
+def _due(queue: Queue, options: DrainOptions, now, summary: Summary) -> list[Message] | None:
+    """Messages to start with ([] for none yet) when a drain is due, None when it is not.
+
+    SQS reports no age for its oldest message, so below the threshold a sample is received and
+    its oldest SentTimestamp decides; a sample that is not due is released at once.
+    """
+    depth = queue.depth()
+    if depth >= options.min_messages:
+        return []
+    sample = queue.receive(10) if depth else []
+    if not sample:
+        summary.reason = "queue empty"
+        return None
+    if now() - min(m.sent_at for m in sample) >= options.max_wait_seconds:
+        return sample
+    queue.release(sample)
+    summary.reason = f"{depth} messages below the threshold of {options.min_messages}"
+    return None
+
+
+def _collect(queue: Queue, pending: list[Message], options: DrainOptions,
+             remaining) -> list[Message]:
+    """Receive 10 at a time until one object's worth of bytes is held or the queue runs dry."""
+    messages = list(pending)
+    size = sum(len(m.body) for m in messages)
+    while size < options.max_object_bytes and remaining() > options.margin_seconds:
+        batch = queue.receive(10, wait_seconds=options.wait_seconds)
+        if not batch:
+            break
+        messages.extend(batch)
+        size += sum(len(m.body) for m in batch)
+    return messages
+
+
+def _store(messages: list[Message], queue: Queue, lake: Lake, options: DrainOptions, now,
+           summary: Summary) -> None:
+    good, bad = [], []
+    for message in messages:
+        try:
+            pairs = parse_body(message.body)
+            group_by_date(pairs)  # every line must carry a received_at
+        except ValueError as exc:
+            bad.append((message, str(exc)))
+        else:
+            good.extend(pairs)
+    for date, lines in sorted(group_by_date(good).items()):
+        for run in split_by_size(lines, options.max_object_bytes):
+            data = object_bytes(run)
+            lake.put(object_key(options.lake_prefix, date, data), data)
+            summary.objects += 1
+            summary.bytes += len(data)
+    for message, reason in bad:
+        _keep_bad(message, reason, lake, options, now)
+    # Only now, with every event of these messages in the lake, may they leave the queue.
+    for start in range(0, len(messages), 10):
+        queue.delete(messages[start:start + 10])
+    summary.messages += len(messages)
+    summary.events += len(good)
+    summary.bad_messages += len(bad)
+
+
+def _keep_bad(message: Message, reason: str, lake: Lake, options: DrainOptions, now) -> None:
+    record = {"reason": reason, "message_id": message.id, "sent_at": message.sent_at,
+              "body": message.body}
+    data = json.dumps(record, ensure_ascii=True).encode()
+    date = datetime.fromtimestamp(now(), UTC).strftime("%Y-%m-%d")
+    key = f"{options.bad_prefix}dt={date}/{hashlib.sha256(data).hexdigest()}.json"
+    lake.put(key, data)
+    emit(log, "bad_message", message_id=message.id, reason=reason, key=key)
+

@@ -1,0 +1,222 @@
+"""The event contract: validate what a client sent, normalise it, and enrich it on arrival.
+
+Every string is cleaned so that no control character or lone surrogate can break an NDJSON line,
+a log line or a downstream JSON reader; everything else that is wrong raises InvalidInput naming
+the field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from logdig.errors import InvalidInput
+
+SCHEMA_VERSION = 1
+STANDARD_TYPES = ("page_view", "click", "conversion", "heartbeat", "page_leave")
+EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+USER_KEY_RE = re.compile(r"^[A-Za-z0-9]{20}$")
+PROP_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
+MAX_PROPS = 32
+MAX_PROPS_BYTES = 4096
+MAX_COORD = 10_000_000
+MAX_DIMENSION = 100_000
+MAX_MILLIS = 10**12
+
+
+# Control characters (C0 but tab, DEL, C1) and lone surrogates; JSON can carry them, but a lake line,
+# a log line or a strict JSON reader downstream must never see them.
+UNSAFE_CHARS_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """Replace lone surrogates and control characters (tab is kept) with U+FFFD."""
+    return UNSAFE_CHARS_RE.sub("\ufffd", value)
+
+
+def _text(limit: int, pattern: re.Pattern | None = None) -> Callable[[str, Any], str]:
+    def check(name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise InvalidInput(name, "must be a string")
+        if len(value) > limit:
+            raise InvalidInput(name, f"must be at most {limit} characters, got {len(value)}")
+        if pattern is not None and not pattern.match(value):
+            raise InvalidInput(name, f"must match {pattern.pattern}")
+        return clean_text(value)
+
+    return check
+
+
+def _url(limit: int, schemes: tuple[str, ...]) -> Callable[[str, Any], str]:
+    text = _text(limit)
+
+    def check(name: str, value: Any) -> str:
+        value = text(name, value)
+        if value and value.split(":", 1)[0].lower() not in schemes:
+            raise InvalidInput(name, f"must be an absolute URL ({', '.join(schemes)}) or empty")
+        return value
+
+    return check
+
+
+def _number(lo: float, hi: float, integer: bool) -> Callable[[str, Any], float]:
+    def check(name: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInput(name, "must be a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput(name, "must be a finite number")
+        if integer and isinstance(value, float):
+            if not value.is_integer():
+                raise InvalidInput(name, "must be a whole number")
+            value = int(value)
+        if not lo <= value <= hi:
+            raise InvalidInput(name, f"must be between {lo} and {hi}")
+        return value
+
+    return check
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(name, "must be true or false")
+    return value
+
+
+def _version(name: str, value: Any) -> int:
+    if value != SCHEMA_VERSION or isinstance(value, bool):
+        raise InvalidInput(name, f"must be {SCHEMA_VERSION}")
+    return SCHEMA_VERSION
+
+
+def _timestamp(name: str, value: Any) -> str:
+    value = _text(40)(name, value)
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(name, "must be an ISO-8601 time such as 2026-11-23T10:15:30.123Z") from None
+    return value
+
+
+def _event_type(name: str, value: Any) -> str:
+    return _text(50, EVENT_TYPE_RE)(name, value)
+
+
+def _props(name: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise InvalidInput(name, "must be an object")
+    if len(value) > MAX_PROPS:
+        raise InvalidInput(name, f"must have at most {MAX_PROPS} keys")
+    clean = {}
+    for key, item in value.items():
+        if not PROP_KEY_RE.match(key):
+            raise InvalidInput(f"{name}.{clean_text(key)[:60]}", f"key must match {PROP_KEY_RE.pattern}")
+        if isinstance(item, str):
+            item = _text(512)(f"{name}.{key}", item)
+        elif item is not None and not isinstance(item, bool):
+            item = _number(-1e15, 1e15, integer=False)(f"{name}.{key}", item)
+        clean[key] = item
+    if len(json.dumps(clean)) > MAX_PROPS_BYTES:
+        raise InvalidInput(name, f"must be at most {MAX_PROPS_BYTES} bytes as JSON")
+    return clean
+
+
+_HTTP = ("http", "https")
+_count = _number(0, MAX_MILLIS, integer=True)
+_dimension = _number(0, MAX_DIMENSION, integer=True)
+_coord = _number(-MAX_COORD, MAX_COORD, integer=False)
+
+FIELDS: dict[str, Callable[[str, Any], Any]] = {
+    "v": _version,
+    "event_id": _text(64, ID_RE),
+    "event_type": _event_type,
+    "timestamp": _timestamp,
+    "token": _text(128),
+    "user_key": _text(20, USER_KEY_RE),
+    "session_id": _text(64, ID_RE),
+    "current_page": _url(2048, _HTTP),
+    "link": _text(2048),
+    "referrer": _url(2048, _HTTP + ("android-app", "ios-app")),
+    "x": _coord,
+    "y": _coord,
+    "spent_milli_sec": _count,
+    "engaged_milli_sec": _count,
+    "load_count": _count,
+    "user_agent": _text(512),
+    "viewport_width": _dimension,
+    "viewport_height": _dimension,
+    "document_width": _dimension,
+    "document_height": _dimension,
+    "screen_width": _dimension,
+    "screen_height": _dimension,
+    "utm_source": _text(256),
+    "utm_medium": _text(256),
+    "utm_campaign": _text(256),
+    "utm_term": _text(256),
+    "utm_content": _text(256),
+    "target_tag": _text(32),
+    "target_id": _text(256),
+    "target_classes": _text(512),
+    "target_text": _text(256),
+    "outbound": _bool,
+    "page_title": _text(512),
+    "language": _text(35),
+    "props": _props,
+}
+SERVER_FIELDS = ("received_at", "client_ip")
+
+
+def validate(raw: Any, where: str = "event") -> dict:
+    """A clean copy of one client event, or InvalidInput naming `where.field`."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(where, "must be a JSON object")
+    event = {}
+    for name, value in raw.items():
+        check = FIELDS.get(name)
+        if check is None:
+            raise InvalidInput(f"{where}.{clean_text(str(name))[:60]}", "is not a known field")
+        if value is None:
+            continue
+        event[name] = check(f"{where}.{name}", value)
+    if "event_type" not in event:
+        raise InvalidInput(f"{where}.event_type", "is required")
+    return event
+
+
+def utc_now_iso(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def anonymize_ip(address: str) -> str:
+    """IPv4: zero the last octet; IPv6: zero the last 80 bits (Google Analytics' rule)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+def enrich(event: dict, received_at: str, client_ip: str) -> dict:
+    """Add the server's fields without overwriting any client field."""
+    enriched = {"v": SCHEMA_VERSION, **event}
+    enriched.setdefault("event_id", str(uuid.uuid4()))
+    enriched["received_at"] = received_at
+    if client_ip:
+        enriched["client_ip"] = client_ip
+    return enriched
+
+
+def received_date(event: dict) -> str:
+    """The lake partition (UTC date) of an enriched event; ValueError if it has none."""
+    received_at = event.get("received_at") if isinstance(event, dict) else None
+    if not isinstance(received_at, str) or len(received_at) < 10:
+        raise ValueError("event has no received_at")
+    return datetime.fromisoformat(received_at).astimezone(UTC).strftime("%Y-%m-%d")
