@@ -37,10 +37,11 @@ class DrainOptions:
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> DrainOptions:
-        return cls(min_messages=settings.min_messages,
-                   max_wait_seconds=settings.max_wait_seconds,
-                   lake_prefix=settings.lake_prefix, bad_prefix=settings.bad_prefix,
-                   max_object_bytes=settings.max_object_bytes, **overrides)
+        values = {"min_messages": settings.min_messages,
+                  "max_wait_seconds": settings.max_wait_seconds,
+                  "lake_prefix": settings.lake_prefix, "bad_prefix": settings.bad_prefix,
+                  "max_object_bytes": settings.max_object_bytes}
+        return cls(**{**values, **overrides})
 
 
 @dataclass

@@ -1,0 +1,66 @@
+"""Shared fixtures: fake AWS credentials, moto, and local mode on loopback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.localserver import LocalServer  # noqa: E402
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch):
+    """Fake credentials, so no test can ever reach a real AWS account."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def mock_aws(aws_credentials):
+    from moto import mock_aws as moto_mock
+
+    with moto_mock():
+        yield
+
+
+@pytest.fixture
+def sqs_queue_url(mock_aws):
+    import boto3
+
+    return boto3.client("sqs").create_queue(QueueName="logdig-test")["QueueUrl"]
+
+
+@pytest.fixture
+def s3_bucket(mock_aws):
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="logdig-lake-test")
+    return "logdig-lake-test"
+
+
+@pytest.fixture
+def make_local_server(tmp_path):
+    """Factory: make_local_server(env={...}, data_dir=..., port=...) -> started LocalServer."""
+    servers = []
+
+    def make(env: dict | None = None, data_dir: Path | None = None, port: int | None = None):
+        server = LocalServer(data_dir or tmp_path / f"data{len(servers)}", port, env).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def local_server(make_local_server):
+    return make_local_server()
