@@ -1,0 +1,1 @@
+"""Provision LogDig in AWS as plan then apply; `setup_aws.py` is the command line."""

@@ -1,0 +1,71 @@
+"""AWS access for the deployer: one boto3 session, lazily built clients, the account's identity."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from deploy.errors import DeployError, aws_errors, error_code
+
+T = TypeVar("T")
+
+# Standard retry mode already backs off on throttling; adaptive adds client-side rate limiting.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+
+
+class Aws:
+    """Region and credentials come from the standard AWS configuration only (env, profile, role)."""
+
+    def __init__(self, session: boto3.Session | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.session = session or boto3.Session()
+        self.sleep = sleep
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service, region_name=self.region, config=CLIENT_CONFIG
+            )
+        return self._clients[service]
+
+    @cached_property
+    def region(self) -> str:
+        region = self.session.region_name
+        if not region:
+            raise DeployError("aws configuration", "no region: set AWS_REGION or a profile with a region")
+        return region
+
+    @cached_property
+    def partition(self) -> str:
+        return self.session.get_partition_for_region(self.region)
+
+    @cached_property
+    def account(self) -> str:
+        with aws_errors("aws credentials"):
+            return self.client("sts").get_caller_identity()["Account"]
+
+    def until_propagated(
+        self, call: Callable[[], T], is_pending: Callable[[ClientError], bool], attempts: int = 8
+    ) -> T:
+        """Retry `call` while AWS has not yet seen a new IAM role (bounded: about a minute)."""
+        delay = 2.0
+        for attempt in range(attempts):
+            try:
+                return call()
+            except ClientError as exc:
+                if attempt == attempts - 1 or not is_pending(exc):
+                    raise
+            self.sleep(delay)
+            delay = min(delay * 1.5, 15.0)
+        raise AssertionError("unreachable")
+
+
+def missing(exc: ClientError, *codes: str) -> bool:
+    """True when the error says the thing looked up does not exist."""
+    return error_code(exc) in codes

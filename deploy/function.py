@@ -1,0 +1,163 @@
+"""The batcher Lambda and its log group."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from deploy.aws import Aws, missing
+from deploy.bundles import LAMBDA_HANDLER
+from deploy.errors import error_code
+from deploy.names import Names
+from deploy.plan import Action
+
+RUNTIME = "python3.13"
+LOG_RETENTION_DAYS = 30
+WAIT = {"Delay": 2, "MaxAttempts": 90}
+
+
+class LogGroup:
+    """Created up front with a retention, so the Lambda needs no logs:CreateLogGroup."""
+
+    def __init__(self, aws: Aws, names: Names):
+        self.aws = aws
+        self.name = names.log_group
+        self.label = f"log group {self.name}"
+
+    @property
+    def logs(self) -> Any:
+        return self.aws.client("logs")
+
+    def read(self) -> dict | None:
+        groups = self.logs.describe_log_groups(logGroupNamePrefix=self.name)["logGroups"]
+        return next((g for g in groups if g["logGroupName"] == self.name), None)
+
+    def diff(self, current: dict | None) -> list[Action]:
+        actions = []
+        if current is None:
+            actions.append(Action(self.label, "create", "", self._create))
+        if current is None or current.get("retentionInDays") != LOG_RETENTION_DAYS:
+            actions.append(Action(self.label, "update", f"keep {LOG_RETENTION_DAYS} days", self._retain))
+        return actions
+
+    def remove(self, current: dict | None) -> list[Action]:
+        if current is None:
+            return []
+        delete = partial(self.logs.delete_log_group, logGroupName=self.name)
+        return [Action(self.label, "delete", "", delete)]
+
+    def _create(self) -> None:
+        self.logs.create_log_group(logGroupName=self.name)
+
+    def _retain(self) -> None:
+        self.logs.put_retention_policy(logGroupName=self.name, retentionInDays=LOG_RETENTION_DAYS)
+
+
+def code_sha256(zip_bytes: bytes) -> str:
+    """Lambda's CodeSha256: base64 of the zip's SHA-256 digest."""
+    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+
+
+def role_not_ready(exc: ClientError) -> bool:
+    """A role created seconds ago that Lambda cannot assume yet (IAM is eventually consistent)."""
+    message = exc.response.get("Error", {}).get("Message", "").lower()
+    return error_code(exc) == "InvalidParameterValueException" and "role" in message
+
+
+class DrainFunction:
+    def __init__(
+        self,
+        aws: Aws,
+        names: Names,
+        code: bytes,
+        memory_mb: int,
+        timeout_seconds: int,
+        environment: Callable[[], dict[str, str]],
+    ):
+        self.aws = aws
+        self.names = names
+        self.code = code
+        self.memory_mb = memory_mb
+        self.timeout_seconds = timeout_seconds
+        self.environment = environment
+        self.label = f"lambda function {names.function}"
+
+    @property
+    def awslambda(self) -> Any:
+        return self.aws.client("lambda")
+
+    def configuration(self) -> dict[str, Any]:
+        return {
+            "Runtime": RUNTIME,
+            "Handler": LAMBDA_HANDLER,
+            "Role": self.names.role_arn(self.names.drain_role),
+            "MemorySize": self.memory_mb,
+            "Timeout": self.timeout_seconds,
+            "Environment": {"Variables": self.environment()},
+        }
+
+    def read(self) -> dict | None:
+        try:
+            return self.awslambda.get_function(FunctionName=self.names.function)["Configuration"]
+        except ClientError as exc:
+            if missing(exc, "ResourceNotFoundException"):
+                return None
+            raise
+
+    def changed(self, current: dict) -> list[str]:
+        have = dict(current, Environment=current.get("Environment") or {"Variables": {}})
+        have["Environment"] = {"Variables": have["Environment"].get("Variables", {})}
+        return [key for key, want in self.configuration().items() if have.get(key) != want]
+
+    def diff(self, current: dict | None) -> list[Action]:
+        if current is None:
+            detail = f"{RUNTIME}, {self.memory_mb} MB, {self.timeout_seconds} s"
+            return [Action(self.label, "create", detail, self._create)]
+        actions = []
+        if current.get("CodeSha256") != code_sha256(self.code):
+            actions.append(Action(self.label, "upload", "new code", self._upload))
+        changed = self.changed(current)
+        if changed:
+            actions.append(Action(self.label, "update", ", ".join(changed), self._configure))
+        return actions
+
+    def remove(self, current: dict | None) -> list[Action]:
+        if current is None:
+            return []
+        delete = partial(self.awslambda.delete_function, FunctionName=self.names.function)
+        return [Action(self.label, "delete", "", delete)]
+
+    def _create(self) -> None:
+        self.aws.until_propagated(
+            lambda: self.awslambda.create_function(
+                FunctionName=self.names.function,
+                Code={"ZipFile": self.code},
+                Architectures=["arm64"],  # pure Python: Graviton is the cheaper price
+                Description="LogDig batcher: drains the queue into the lake",
+                **self.configuration(),
+            ),
+            role_not_ready,
+        )
+        self._wait("function_active_v2")
+
+    def _upload(self) -> None:
+        self.awslambda.update_function_code(FunctionName=self.names.function, ZipFile=self.code)
+        self._wait("function_updated_v2")
+
+    def _configure(self) -> None:
+        self.aws.until_propagated(
+            lambda: self.awslambda.update_function_configuration(
+                FunctionName=self.names.function, **self.configuration()
+            ),
+            role_not_ready,
+        )
+        self._wait("function_updated_v2")
+
+    def _wait(self, waiter: str) -> None:
+        """Lambda refuses the next change while an update is in progress."""
+        self.awslambda.get_waiter(waiter).wait(FunctionName=self.names.function, WaiterConfig=WAIT)

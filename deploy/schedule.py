@@ -1,0 +1,106 @@
+"""The EventBridge rule that runs the batcher, its target, and its permission to invoke."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from deploy.aws import Aws, missing
+from deploy.names import Names
+from deploy.plan import Action
+
+TARGET_ID = "drain"
+
+
+class Schedule:
+    def __init__(self, aws: Aws, names: Names, expression: str):
+        self.aws = aws
+        self.names = names
+        self.expression = expression
+        self.label = f"eventbridge rule {names.rule}"
+        self.statement_id = f"{names.rule}-invoke"
+
+    @property
+    def events(self) -> Any:
+        return self.aws.client("events")
+
+    def read(self) -> dict | None:
+        try:
+            rule = self.events.describe_rule(Name=self.names.rule)
+        except ClientError as exc:
+            if missing(exc, "ResourceNotFoundException"):
+                return None
+            raise
+        targets = self.events.list_targets_by_rule(Rule=self.names.rule)["Targets"]
+        return {
+            "expression": rule.get("ScheduleExpression"),
+            "state": rule.get("State"),
+            "targets": {t["Id"]: t["Arn"] for t in targets},
+            "permitted": self._permitted(),
+        }
+
+    def _permitted(self) -> bool:
+        """Whether the Lambda's resource policy lets this rule (and only it) invoke it."""
+        try:
+            policy = self.aws.client("lambda").get_policy(FunctionName=self.names.function)
+        except ClientError as exc:
+            if missing(exc, "ResourceNotFoundException"):
+                return False
+            raise
+        statements = json.loads(policy["Policy"]).get("Statement", [])
+        return any(s.get("Sid") == self.statement_id for s in statements)
+
+    def diff(self, current: dict | None) -> list[Action]:
+        current = current or {"expression": None, "state": None, "targets": {}, "permitted": False}
+        actions = []
+        if (current["expression"], current["state"]) != (self.expression, "ENABLED"):
+            verb = "create" if current["expression"] is None else "update"
+            actions.append(Action(self.label, verb, self.expression, self._put_rule))
+        if not current["permitted"]:
+            actions.append(
+                Action(
+                    f"lambda permission {self.statement_id}",
+                    "create",
+                    f"events.amazonaws.com may invoke {self.names.function} from this rule only",
+                    self._permit,
+                )
+            )
+        if current["targets"] != {TARGET_ID: self.names.function_arn}:
+            actions.append(Action(self.label, "update", f"target {self.names.function}", self._target))
+        return actions
+
+    def remove(self, current: dict | None) -> list[Action]:
+        if current is None:
+            return []
+        ids = list(current["targets"])
+
+        def delete() -> None:
+            if ids:
+                self.events.remove_targets(Rule=self.names.rule, Ids=ids)
+            self.events.delete_rule(Name=self.names.rule)
+
+        return [Action(self.label, "delete", "and its targets", delete)]
+
+    def _put_rule(self) -> None:
+        self.events.put_rule(
+            Name=self.names.rule,
+            ScheduleExpression=self.expression,
+            State="ENABLED",
+            Description="Runs the LogDig batcher",
+        )
+
+    def _permit(self) -> None:
+        self.aws.client("lambda").add_permission(
+            FunctionName=self.names.function,
+            StatementId=self.statement_id,
+            Action="lambda:InvokeFunction",
+            Principal="events.amazonaws.com",
+            SourceArn=self.names.rule_arn,
+        )
+
+    def _target(self) -> None:
+        self.events.put_targets(
+            Rule=self.names.rule, Targets=[{"Id": TARGET_ID, "Arn": self.names.function_arn}]
+        )

@@ -1,0 +1,188 @@
+"""The whole LogDig stack in dependency order, and the deploy and destroy commands over it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TextIO
+
+from config import Settings, env_name
+from deploy import athena, beanstalk, bundles, iam
+from deploy.aws import Aws
+from deploy.function import DrainFunction, LogGroup
+from deploy.names import Names
+from deploy.plan import Plan, Resource, build_plan
+from deploy.queues import Queue, dead_letter_attributes, event_queue_attributes
+from deploy.schedule import Schedule
+from deploy.storage import LakeBucket
+
+# Settings each component reads; passed on only when set, so both sides share one default.
+DRAIN_SETTINGS = ("min_messages", "max_wait_seconds", "max_object_bytes", "bad_prefix")
+COLLECTOR_SETTINGS = (
+    "tokens",
+    "allowed_origins",
+    "anonymize_ip",
+    "max_body_bytes",
+    "max_events_per_request",
+    "flush_wait_ms",
+    "max_message_bytes",
+    "queue_retry_seconds",
+)
+VISIBILITY_PER_TIMEOUT = 6  # AWS's advice for a queue drained by a Lambda
+EB_LAUNCH = "aws:autoscaling:launchconfiguration"
+
+
+@dataclass(frozen=True)
+class Options:
+    skip_collector: bool = False
+    lambda_memory_mb: int = 256
+    lambda_timeout_seconds: int = 120
+    schedule: str = "rate(5 minutes)"
+    expire_events_days: int | None = None
+    instance_type: str = "t3.micro"
+    delete_data: bool = False
+
+
+@dataclass
+class Outputs:
+    """What reads and creates learn that names alone do not tell (URLs AWS chooses)."""
+
+    queue_url: str = ""
+    collector_url: str = ""
+
+
+@dataclass
+class Stack:
+    aws: Aws
+    settings: Settings
+    env: Mapping[str, str]
+    options: Options
+    root: Path
+    outputs: Outputs = field(default_factory=Outputs)
+
+    def __post_init__(self) -> None:
+        self.names = Names.build(self.settings, self.aws.account, self.aws.region, self.aws.partition)
+
+    @property
+    def visibility_timeout(self) -> int:
+        return max(
+            VISIBILITY_PER_TIMEOUT * self.options.lambda_timeout_seconds,
+            self.settings.visibility_timeout_seconds,
+        )
+
+    def passed_on(self, names: tuple[str, ...]) -> dict[str, str]:
+        return {env_name(n): self.env[env_name(n)] for n in names if env_name(n) in self.env}
+
+    def common_env(self) -> dict[str, str]:
+        return {
+            env_name("service_name"): self.names.service,
+            env_name("queue_url"): self.outputs.queue_url,
+            env_name("aws_region"): self.names.region,
+            env_name("lake_prefix"): self.names.lake_prefix,
+        }
+
+    def drain_env(self) -> dict[str, str]:
+        return {
+            **self.common_env(),
+            env_name("bucket"): self.names.bucket,
+            env_name("visibility_timeout_seconds"): str(self.visibility_timeout),
+            **self.passed_on(DRAIN_SETTINGS),
+        }
+
+    def collector_options(self) -> dict[tuple[str, str], str]:
+        variables = {
+            **self.common_env(),
+            env_name("trusted_proxy_hops"): "1",  # Beanstalk's nginx is the one proxy
+            **self.passed_on(COLLECTOR_SETTINGS),
+        }
+        options = {(beanstalk.ENV_NAMESPACE, k): v for k, v in variables.items()}
+        options[(EB_LAUNCH, "IamInstanceProfile")] = self.names.collector_role
+        options[(EB_LAUNCH, "InstanceType")] = self.options.instance_type
+        options[("aws:elasticbeanstalk:environment", "EnvironmentType")] = "SingleInstance"
+        options[("aws:elasticbeanstalk:application", "Application Healthcheck URL")] = "/healthz"
+        return options
+
+    def _set_queue_url(self, url: str) -> None:
+        self.outputs.queue_url = url
+
+    def _set_collector_url(self, url: str) -> None:
+        self.outputs.collector_url = url
+
+    def resources(self, lambda_code: bytes, bundle: bytes | None, collector: bool) -> list[Resource]:
+        """In creation order; destroy walks it backwards (and needs no code or bundle)."""
+        aws, names, opts = self.aws, self.names, self.options
+        dlq_arn = names.queue_arn(names.dead_letter_queue)
+        queue_attributes = partial(
+            event_queue_attributes, self.settings.max_message_bytes, self.visibility_timeout, dlq_arn
+        )
+        found: list[Resource] = [
+            LakeBucket(aws, names, opts.expire_events_days, opts.delete_data),
+            Queue(aws, names.dead_letter_queue, dead_letter_attributes),
+            Queue(aws, names.queue, queue_attributes, self._set_queue_url),
+            iam.Role(aws, names.drain_role, "lambda.amazonaws.com", iam.drain_policy(names)),
+            LogGroup(aws, names),
+            DrainFunction(
+                aws,
+                names,
+                lambda_code,
+                opts.lambda_memory_mb,
+                opts.lambda_timeout_seconds,
+                self.drain_env,
+            ),
+            Schedule(aws, names, opts.schedule),
+            athena.GlueDatabase(aws, names),
+            athena.GlueTable(aws, names),
+            athena.Workgroup(aws, names),
+        ]
+        if not collector:
+            return found
+        found += [
+            iam.Role(
+                aws,
+                names.collector_role,
+                "ec2.amazonaws.com",
+                iam.collector_policy(names),
+                instance_profile=True,
+            ),
+            beanstalk.Application(aws, names),
+        ]
+        label = ""
+        if bundle is not None:
+            version = beanstalk.Version(aws, names, bundle)
+            found.append(version)
+            label = version.version_label
+        environment = beanstalk.Environment(
+            aws, names, label, self.collector_options, self._set_collector_url
+        )
+        return found + [environment]
+
+    def plan_deploy(self) -> Plan:
+        code = bundles.lambda_zip(self.root)
+        if self.options.skip_collector:
+            return build_plan(self.resources(code, None, collector=False))
+        bundle = bundles.beanstalk_bundle(self.root)
+        return build_plan(self.resources(code, bundle, collector=True))
+
+    def plan_destroy(self) -> Plan:
+        # Everything deploy may have made, collector included, newest first.
+        return build_plan(list(reversed(self.resources(b"", None, collector=True))), destroying=True)
+
+    def report(self, out: TextIO) -> None:
+        names = self.names
+        url = self.outputs.collector_url or "https://YOUR-COLLECTOR"
+        token = next(iter(self.settings.tokens), "")
+        token_attr = f' data-token="{token}"' if token else ""
+        out.write(f"lake: {names.lake_location}\n")
+        out.write(f"queue: {self.outputs.queue_url}\n")
+        if self.outputs.collector_url:
+            out.write(f"collector: {url}\n")
+        else:
+            out.write(
+                "collector: not deployed here; run it with "
+                f"LOGDIG_QUEUE_URL={self.outputs.queue_url} LOGDIG_AWS_REGION={names.region} "
+                f"and credentials allowed sqs:SendMessage on {names.queue_arn(names.queue)}\n"
+            )
+        out.write(f'script tag: <script async src="{url}/clickTracker.js"{token_attr}></script>\n')
+        out.write(f"athena table: {names.database}.{names.table} (workgroup {names.workgroup})\n")
