@@ -34,7 +34,7 @@ def _events(d: Dialect, opts: dict, source: str) -> str:
   FROM {source}
   WHERE dt BETWEEN {d.param("from", opts["from"])} AND {d.param("to", opts["to"])}
 ),
-events AS (
+unique_events AS (
   SELECT event_id, event_type, user_key, referrer, x, y, engaged_milli_sec, document_width,
     utm_source, utm_medium, utm_campaign,
     {d.epoch_ms("received_at")} AS ts,
@@ -51,7 +51,7 @@ def _sessions(d: Dialect) -> str:
   SELECT *,
     CASE WHEN ts - LAG(ts) OVER (PARTITION BY user_key {order}) <= {SESSION_GAP_MS}
       THEN 0 ELSE 1 END AS new_session
-  FROM events
+  FROM unique_events
   WHERE user_key IS NOT NULL
 ),
 numbered AS (
@@ -91,7 +91,7 @@ counts AS (
   SELECT ts - ts % ({d.param("bucket_seconds", step)} * 1000) AS bucket_ms,
     COUNT(*) AS events,
     SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views
-  FROM events
+  FROM unique_events
   GROUP BY 1
 )
 SELECT {d.iso_seconds("b.bucket_s")} AS bucket_start,
@@ -105,7 +105,7 @@ ORDER BY b.bucket_s"""
 def pages(d: Dialect, opts: dict) -> str:
     return """views AS (
   SELECT *, CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END AS is_view
-  FROM events
+  FROM unique_events
   WHERE page <> ''
 )
 SELECT page,
@@ -158,7 +158,7 @@ FROM sessions"""
 def conversions(d: Dialect, opts: dict) -> str:
     converting = "SUM(CASE WHEN conversions > 0 THEN 1 ELSE 0 END)"
     return f"""{_sessions(d)}
-SELECT (SELECT COUNT(*) FROM events WHERE event_type = 'conversion') AS conversions,
+SELECT (SELECT COUNT(*) FROM unique_events WHERE event_type = 'conversion') AS conversions,
   COALESCE({converting}, 0) AS converting_sessions,
   COUNT(*) AS sessions,
   {_ratio(converting, "COUNT(*)", 4)} AS conversion_rate
@@ -172,7 +172,7 @@ def heatmap(d: Dialect, opts: dict) -> str:
   SELECT LEAST(GREATEST({column}, 0), {d.param("columns", opts["columns"])} - 1) AS cell_col,
     GREATEST(CAST(FLOOR(CAST(y AS DOUBLE) / {d.param("row_px", opts["row_px"])}) AS BIGINT), 0)
       AS cell_row
-  FROM events
+  FROM unique_events
   WHERE event_type = 'click' AND page = {d.param("page", opts["page"])}
     AND document_width > 0 AND x IS NOT NULL AND y IS NOT NULL
 )

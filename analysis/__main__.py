@@ -1,0 +1,114 @@
+"""python -m analysis: reports with DuckDB, Parquet compaction, and the generated Athena/Zeppelin files.
+
+  python -m analysis report traffic --from 2026-11-01 --to 2026-11-30 --bucket day
+  python -m analysis report heatmap --from 2026-11-01 --to 2026-11-30 --page https://site/pricing
+  python -m analysis compact --date 2026-11-22 [--lake s3://bucket/]
+  python -m analysis athena-sql            # rewrites analysis/athena/*.sql
+  python -m analysis zeppelin              # rewrites analysis/zeppelin/logdig_reports.zpln
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import date
+
+from analysis import lake_files, reports
+
+
+def _lake_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lake", help="file:///dir or s3://bucket/prefix (default: the lake "
+                        "config.load_settings() points at: LOGDIG_BUCKET, else LOGDIG_DATA_DIR/lake)")
+    parser.add_argument("--events-prefix", help="NDJSON prefix in the lake (default LOGDIG_LAKE_PREFIX)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    report = commands.add_parser("report", help="run one report with DuckDB")
+    report.add_argument("name", choices=sorted(reports.REPORTS))
+    report.add_argument("--from", dest="from_", required=True, metavar="YYYY-MM-DD")
+    report.add_argument("--to", required=True, metavar="YYYY-MM-DD")
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.add_argument("--bucket", help=f"traffic: one of {', '.join(reports.BUCKETS)} (hour)")
+    report.add_argument("--page", help="heatmap: the page URL (query and fragment are ignored)")
+    report.add_argument("--columns", help="heatmap: grid columns across the document width (20)")
+    report.add_argument("--row-px", help="heatmap: grid row height in CSS pixels (100)")
+    report.add_argument("--steps", help="funnel: comma list of /paths, URLs or event types")
+    _lake_args(report)
+
+    compact = commands.add_parser("compact", help="rewrite one day's NDJSON as Parquet")
+    compact.add_argument("--date", required=True, metavar="YYYY-MM-DD")
+    _lake_args(compact)
+
+    for name, what in (("athena-sql", "analysis/athena/*.sql"),
+                       ("zeppelin", "analysis/zeppelin/logdig_reports.zpln")):
+        command = commands.add_parser(name, help=f"rewrite {what} from the report definitions")
+        command.add_argument("--check", action="store_true",
+                             help="only say whether the committed files are up to date")
+    return parser
+
+
+def _print(columns: list[str], rows: list[tuple], fmt: str) -> None:
+    if fmt == "json":
+        json.dump([dict(zip(columns, row, strict=True)) for row in rows], sys.stdout, indent=1)
+        print()
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        cells = [columns] + [["" if v is None else str(v) for v in row] for row in rows]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+        for n, row in enumerate(cells):
+            print("  ".join(v.rjust(w) if n and v[:1].isdigit() else v.ljust(w)
+                            for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _report(args) -> None:
+    from analysis import duck
+
+    raw = {"from": args.from_, "to": args.to, "bucket": args.bucket, "page": args.page,
+           "columns": args.columns, "row_px": args.row_px, "steps": args.steps}
+    opts = reports.options(args.name, raw)
+    columns, rows = duck.run(args.name, opts, lake_files.open_lake(args.lake, args.events_prefix))
+    _print(columns, rows, args.format)
+
+
+def _compact(args) -> None:
+    from analysis import compact
+
+    try:
+        day = date.fromisoformat(args.date).isoformat()
+    except ValueError:
+        raise lake_files.LakeError(f"--date {args.date!r} must be a date YYYY-MM-DD") from None
+    summary = compact.compact_day(lake_files.open_lake(args.lake, args.events_prefix), day)
+    print(json.dumps(summary))
+
+
+def _generated(args) -> None:
+    from analysis import generated
+
+    stale = generated.write(args.command, check=args.check)
+    for path in stale:
+        print(f"{'out of date' if args.check else 'wrote'}: {path}")
+    if args.check and stale:
+        sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    handlers = {"report": _report, "compact": _compact, "athena-sql": _generated,
+                "zeppelin": _generated}
+    try:
+        handlers[args.command](args)
+    except (reports.ReportError, lake_files.LakeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Compaction: one day's NDJSON objects rewritten as one Parquet object, deduplicated and sorted.
+
+Atomic per day because a day is exactly one object: locally it is written under a temporary
+name in the day folder and renamed over the old one (rename is atomic on POSIX); on S3 it is one
+PUT (or one multipart upload, which also appears only when complete). Readers therefore see the
+old day or the new day, never half of one. The NDJSON objects stay: they remain the source of
+truth (the Athena JSON table reads them), and the Parquet footer names the objects it holds, so
+events that land after compaction are still read from NDJSON until the next compaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from analysis import duck, lake_files
+from analysis.lake_schema import COLUMNS
+
+ROW_GROUP_ROWS = 122_880
+
+
+def _copy_sql(ndjson: list[str], target: Path, sources: list[str]) -> str:
+    columns = ", ".join(f'"{name}"' for name, _ in COLUMNS)
+    metadata = json.dumps(sources).replace("'", "''")
+    # Sorted by received_at so row-group min/max statistics let time filters skip row groups.
+    return (
+        f"COPY (SELECT {columns} FROM {duck.read_ndjson(ndjson, hive=False)} "
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at) = 1 "
+        f"ORDER BY received_at, event_id) TO '{str(target).replace(chr(39), chr(39) * 2)}' "
+        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
+        f"KV_METADATA {{'{lake_files.PARQUET_SOURCES_KEY}': '{metadata}'}})"
+    )
+
+
+def _publish(lake: lake_files.LakeLocation, built: Path, key: str) -> None:
+    if lake.is_local:
+        os.replace(built, lake.local_root / key)
+        return
+    lake.client().upload_file(str(built), lake.bucket, lake.key_root + key,
+                              ExtraArgs={"ContentType": "application/vnd.apache.parquet"})
+
+
+def compact_day(lake: lake_files.LakeLocation, dt: str, con=None) -> dict:
+    """Rewrite dt's NDJSON as <parquet_prefix>dt=<dt>/events.parquet; returns a summary."""
+    names = lake.names(lake.events_prefix, dt, lake_files.NDJSON_SUFFIX)
+    if not names:
+        raise lake_files.LakeError(f"no NDJSON objects for dt={dt} under {lake.url}")
+    key = lake.day_prefix(lake.parquet_prefix, dt) + lake_files.PARQUET_NAME
+    con = con or duck.connect()
+    with tempfile.TemporaryDirectory(prefix="logdig-compact-") as tmp:
+        workdir = Path(tmp)
+        ndjson = [str(lake.fetch(lake.day_prefix(lake.events_prefix, dt) + n, workdir))
+                  for n in names]
+        if lake.is_local:
+            # Built in the day folder itself, so the final rename never crosses file systems;
+            # the leading dot keeps every reader (ours, Spark, Hive) from listing it.
+            folder = lake.local_root / lake.day_prefix(lake.parquet_prefix, dt)
+            folder.mkdir(parents=True, exist_ok=True)
+            built = folder / f".tmp-{os.getpid()}-{lake_files.PARQUET_NAME}"
+        else:
+            built = workdir / lake_files.PARQUET_NAME
+        try:
+            con.execute(_copy_sql(ndjson, built, names))
+            rows = con.execute(f"SELECT COUNT(*) FROM read_parquet('{built}')").fetchone()[0]
+            size = built.stat().st_size
+            _publish(lake, built, key)
+        finally:
+            built.unlink(missing_ok=True)
+    return {"dt": dt, "key": key, "sources": len(names), "events": rows, "bytes": size}
