@@ -12,10 +12,10 @@ from logdig.events import anonymize_ip, enrich, utc_now_iso
 from logdig.packing import dumps
 
 
-def accept(events: list[dict]) -> tuple[dict, int]:
+def accept(events: list[dict], wheres: list[str]) -> tuple[dict, int]:
     """Check tokens, enrich, and return 202 only after the queue holds every event."""
     settings = current_app.config["LOGDIG"]
-    _check_tokens(events, settings)
+    _check_tokens(events, wheres, settings)
     received_at = utc_now_iso()
     ip = request.remote_addr or ""
     ip = anonymize_ip(ip) if settings.anonymize_ip else ip
@@ -26,13 +26,13 @@ def accept(events: list[dict]) -> tuple[dict, int]:
     return {"accepted": len(enriched), "event_ids": [e["event_id"] for e in enriched]}, 202
 
 
-def _check_tokens(events: list[dict], settings) -> None:
+def _check_tokens(events: list[dict], wheres: list[str], settings) -> None:
     if not settings.tokens:
         return
     origin = request.headers.get("Origin")
-    for index, event in enumerate(events):
+    for event, where in zip(events, wheres, strict=True):
         token = event.get("token")
-        field = f"events[{index}].token"
+        field = f"{where}.token"
         if token not in settings.tokens:
             raise InvalidInput(field, "is missing or not a configured token",
                                code="unknown_token", status=403)
@@ -47,8 +47,8 @@ class Logs(Resource):
     def post(self):
         settings = current_app.config["LOGDIG"]
         document = parse_json(request.get_data(cache=False), request.content_type or "")
-        events = validate_all(event_list(document, settings.max_events_per_request))
-        return accept(events)
+        pairs = event_list(document, settings.max_events_per_request)
+        return accept(validate_all(pairs), [where for where, _ in pairs])
 
 
 class Root(Resource):
@@ -60,4 +60,4 @@ class Root(Resource):
     def post(self):
         if request.mimetype in ("application/json", "text/plain"):
             return Logs().post()
-        return accept([legacy_event(request.form.to_dict())])
+        return accept([legacy_event(request.form.to_dict())], ["event"])

@@ -99,15 +99,18 @@ def _due(queue: Queue, options: DrainOptions, now, summary: Summary) -> list[Mes
 
 def _collect(queue: Queue, pending: list[Message], options: DrainOptions,
              remaining) -> list[Message]:
-    """Receive 10 at a time until one object's worth of bytes is held or the queue runs dry."""
+    """Receive 10 at a time until one object's worth of bytes is held, the queue runs dry,
+    or the time budget nears its end."""
     messages = list(pending)
     size = sum(len(m.body) for m in messages)
-    while size < options.max_object_bytes and remaining() > options.margin_seconds:
+    while size < options.max_object_bytes:
         batch = queue.receive(10, wait_seconds=options.wait_seconds)
         if not batch:
             break
         messages.extend(batch)
         size += sum(len(m.body) for m in batch)
+        if remaining() <= options.margin_seconds:
+            break
     return messages
 
 

@@ -1,0 +1,129 @@
+"""The collector (Flask test client) with moto's SQS in-process as its queue."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from app import create_app
+from config import load_settings
+from logdig.packing import parse_body
+from logdig.queues import SqsQueue
+from tests.events_factory import click, clicks
+
+
+def make_client(sqs_queue_url, **settings):
+    app = create_app(load_settings({}, queue_url=sqs_queue_url, flush_wait_ms=0, **settings))
+    return app.test_client()
+
+
+def queued_events(queue_url) -> list[dict]:
+    queue = SqsQueue(queue_url, boto3.client("sqs"))
+    events = []
+    while batch := queue.receive(10):
+        events.extend(event for m in batch for _, event in parse_body(m.body))
+    return events
+
+
+@pytest.fixture
+def client(sqs_queue_url):
+    return make_client(sqs_queue_url)
+
+
+def test_accepted_events_are_in_the_queue_enriched(client, sqs_queue_url):
+    sent = clicks(3)
+    reply = client.post("/v1/logs", json={"events": sent}, environ_base={"REMOTE_ADDR": "198.51.100.23"})
+    assert reply.status_code == 202
+    assert reply.json == {"accepted": 3, "event_ids": [e["event_id"] for e in sent]}
+    queued = queued_events(sqs_queue_url)
+    assert [e["event_id"] for e in queued] == reply.json["event_ids"]
+    assert {e["client_ip"] for e in queued} == {"198.51.100.0"}
+    assert all(e["received_at"].endswith("Z") and len(e["received_at"]) == 24 for e in queued)
+
+
+def test_a_beacon_body_is_text_plain(client, sqs_queue_url):
+    reply = client.post("/v1/logs", data=json.dumps([click()]), content_type="text/plain;charset=UTF-8")
+    assert reply.status_code == 202 and len(queued_events(sqs_queue_url)) == 1
+
+
+def test_bad_input_is_a_4xx_naming_the_field_and_queues_nothing(client, sqs_queue_url):
+    reply = client.post("/v1/logs", json={"events": [click(), click(x="far")]})
+    assert reply.status_code == 400
+    assert reply.json["error"] == {"code": "invalid_field", "field": "events[1].x",
+                                   "message": "must be a number"}
+    assert queued_events(sqs_queue_url) == []
+
+
+def test_an_oversized_body_is_413(sqs_queue_url):
+    client = make_client(sqs_queue_url, max_body_bytes=2048)
+    reply = client.post("/v1/logs", json={"events": clicks(40)})
+    assert reply.status_code == 413 and reply.json["error"]["field"] == "body"
+
+
+def test_the_original_tracker_still_works(client, sqs_queue_url):
+    assert client.get("/").json == {"RESTful Server": "Success"}
+    reply = client.post("/", data={"x": "5", "y": "7", "link": "https://a.example/",
+                                   "current_page": "https://site.example/", "load_count": "2"})
+    assert reply.status_code == 202
+    (event,) = queued_events(sqs_queue_url)
+    assert (event["event_type"], event["x"], event["load_count"]) == ("click", 5.0, 2)
+
+
+def test_tokens_and_their_origins_are_enforced(sqs_queue_url):
+    client = make_client(sqs_queue_url, tokens={"open": (), "shop": ("https://shop.example",)})
+    assert client.post("/v1/logs", json=click(token="open")).status_code == 202
+    unknown = client.post("/v1/logs", json=click(token="nope"))
+    assert unknown.status_code == 403 and unknown.json["error"]["field"] == "event.token"
+    in_batch = client.post("/v1/logs", json=[click(token="open"), click()])
+    assert in_batch.json["error"] == {"code": "unknown_token", "field": "events[1].token",
+                                      "message": "is missing or not a configured token"}
+    wrong_site = client.post("/v1/logs", json=click(token="shop"),
+                             headers={"Origin": "https://evil.example"})
+    assert wrong_site.status_code == 403 and wrong_site.json["error"]["code"] == "origin_not_allowed"
+    right_site = client.post("/v1/logs", json=click(token="shop"),
+                             headers={"Origin": "https://shop.example"})
+    assert right_site.status_code == 202
+
+
+def test_cors_preflight_grants_only_allowed_origins(sqs_queue_url):
+    client = make_client(sqs_queue_url, allowed_origins=("https://shop.example",))
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    granted = client.options("/v1/logs", headers={"Origin": "https://shop.example", **preflight})
+    assert granted.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    refused = client.options("/v1/logs", headers={"Origin": "https://evil.example", **preflight})
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+@pytest.mark.parametrize("hops, forwarded, seen", [
+    (0, "203.0.113.9", "127.0.0.0"),
+    (1, "203.0.113.9", "203.0.113.0"),
+    (1, "6.6.6.6, 203.0.113.9", "203.0.113.0"),  # a forged first hop is not believed
+])
+def test_forwarded_for_is_trusted_only_for_configured_hops(sqs_queue_url, hops, forwarded, seen):
+    client = make_client(sqs_queue_url, trusted_proxy_hops=hops)
+    client.post("/v1/logs", json=click(), headers={"X-Forwarded-For": forwarded})
+    assert queued_events(sqs_queue_url)[0]["client_ip"] == seen
+
+
+def test_health_readiness_metrics_and_static_files(client):
+    assert client.get("/healthz").json == {"status": "alive"}
+    assert client.get("/readyz").json == {"status": "ready"}
+    client.post("/v1/logs", json={"events": clicks(2)})
+    client.post("/v1/logs", json={"oops": 1})
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "logdig_events_accepted_total" in metrics
+    assert 'logdig_events_rejected_total{reason="invalid_field"}' in metrics
+    tracker = client.get("/clickTracker.js")
+    assert tracker.status_code == 200 and "max-age=3600" in tracker.headers["Cache-Control"]
+    assert tracker.headers["Access-Control-Allow-Origin"] == "*"
+    assert b"clickTracker.js" in client.get("/demo").data
+
+
+def test_readiness_fails_when_the_queue_is_gone(client, sqs_queue_url):
+    boto3.client("sqs").delete_queue(QueueUrl=sqs_queue_url)
+    reply = client.get("/readyz")
+    assert reply.status_code == 503 and reply.headers["Retry-After"] == "5"
+    post = client.post("/v1/logs", json=click())
+    assert post.status_code == 503 and post.json["error"]["code"] == "queue_unavailable"
