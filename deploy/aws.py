@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -17,6 +18,12 @@ T = TypeVar("T")
 
 # Standard retry mode already backs off on throttling; adaptive adds client-side rate limiting.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+READ_PREFIXES = ("Get", "List", "Describe", "Head")
+
+
+def is_mutating(operation: str) -> bool:
+    """AWS names every read-only API Get*, List*, Describe* or Head*."""
+    return not operation.startswith(READ_PREFIXES)
 
 
 class Aws:
@@ -26,6 +33,28 @@ class Aws:
         self.session = session or boto3.Session()
         self.sleep = sleep
         self._clients: dict[str, Any] = {}
+        self.calls: list[str] = []  # "service.Operation", in the order made
+        self._reads_only = False
+        # Registered before any client exists: clients copy the session's hooks when built.
+        self.session.events.register("before-call", self._before_call)
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        call = f"{model.service_model.service_name}.{model.name}"
+        if self._reads_only and is_mutating(model.name):
+            raise DeployError(call, "refused: planning must not change anything")
+        self.calls.append(call)
+
+    def mutating_calls(self) -> list[str]:
+        return [call for call in self.calls if is_mutating(call.split(".", 1)[1])]
+
+    @contextmanager
+    def reads_only(self) -> Iterator[None]:
+        """Inside, any call that could change something raises instead of being sent."""
+        self._reads_only = True
+        try:
+            yield
+        finally:
+            self._reads_only = False
 
     def client(self, service: str) -> Any:
         if service not in self._clients:

@@ -159,15 +159,20 @@ class Stack:
         return found + [environment]
 
     def plan_deploy(self) -> Plan:
+        with self.aws.reads_only():
+            return self._plan_deploy()
+
+    def plan_destroy(self) -> Plan:
+        # Everything deploy may have made, collector included, newest first.
+        with self.aws.reads_only():
+            return build_plan(list(reversed(self.resources(b"", None, collector=True))), True)
+
+    def _plan_deploy(self) -> Plan:
         code = bundles.lambda_zip(self.root)
         if self.options.skip_collector:
             return build_plan(self.resources(code, None, collector=False))
         bundle = bundles.beanstalk_bundle(self.root)
         return build_plan(self.resources(code, bundle, collector=True))
-
-    def plan_destroy(self) -> Plan:
-        # Everything deploy may have made, collector included, newest first.
-        return build_plan(list(reversed(self.resources(b"", None, collector=True))), destroying=True)
 
     def report(self, out: TextIO) -> None:
         names = self.names

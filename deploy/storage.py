@@ -210,4 +210,11 @@ def empty_bucket(s3: Any, bucket: str, prefix: str = "") -> None:
             for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
         ]
         if doomed:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+            reply = s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+            if reply.get("Errors"):
+                first = reply["Errors"][0]
+                raise DeployError(
+                    f"s3 bucket {bucket}",
+                    f"could not delete {len(reply['Errors'])} object(s), first "
+                    f"{first.get('Key')}: {first.get('Code')} {first.get('Message', '')}".rstrip(),
+                )

@@ -1,0 +1,325 @@
+"""setup_aws.py against moto in-process: what deploy creates, reruns, dry runs, destroy, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+
+import setup_aws
+from deploy import bundles
+from deploy.aws import Aws
+from deploy.function import code_sha256
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+BUCKET = f"logdig-lake-{ACCOUNT}-{REGION}"
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:logdig-events"
+DLQ_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:logdig-events-dlq"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:logdig-drain"
+RULE_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/logdig-drain-schedule"
+LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/logdig-drain"
+SKIP = ["deploy", "--skip-collector"]
+
+
+class Run:
+    """One command, with a fresh session so its calls are recorded apart from other runs."""
+
+    def __init__(self, argv: list[str], env: dict | None = None, prepare=None):
+        self.sleeps: list[float] = []
+        self.aws = Aws(boto3.Session(region_name=REGION), sleep=self.sleeps.append)
+        if prepare:
+            prepare(self.aws.session)
+        out = io.StringIO()
+        self.rc = setup_aws.main(argv, out=out, aws=self.aws, env=env or {})
+        self.out = out.getvalue()
+
+    @property
+    def mutating(self) -> list[str]:
+        return self.aws.mutating_calls()
+
+
+@pytest.fixture
+def deployed(mock_aws):
+    run = Run(SKIP)
+    assert run.rc == 0, run.out
+    return run
+
+
+def client(service: str):
+    return boto3.client(service, region_name=REGION)
+
+
+@pytest.fixture
+def https_requests(monkeypatch):
+    """moto answers a statement whose Condition does not match with a denial, even for a Deny
+    (so our TLS-only Deny blocks every object call). Requests here are HTTPS, where that
+    statement does not apply: evaluate only the bucket policy's unconditional statements."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(bucket, action, resource):
+        if bucket.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(bucket.policy)
+        policy["Statement"] = [s for s in policy["Statement"] if "Condition" not in s]
+        return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+    monkeypatch.setattr(FakeBucket, "get_permission", get_permission)
+
+
+def fail_with(session, event: str, code: str, message: str, times: int = 1):
+    """Make the next `times` calls named by `event` fail as AWS would, with `code`."""
+    left = [times]
+
+    def fail(**_):
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        http = AWSResponse("https://aws.invalid", 400, {}, None)
+        return http, {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {}}
+
+    session.events.register(f"before-call.{event}", fail)
+
+
+def test_bucket_is_private_encrypted_and_tls_only(deployed):
+    s3 = client("s3")
+    block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    assert block == dict.fromkeys(
+        ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"], True
+    )
+    rules = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    (statement,) = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Resource"] == [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    assert {r["ID"] for r in lifecycle} == {
+        "logdig-expire-athena-results",
+        "logdig-abort-incomplete-uploads",
+    }
+
+
+def test_expire_events_days_adds_a_lifecycle_rule_on_the_lake_prefix(mock_aws):
+    assert Run([*SKIP, "--expire-events-days", "400"]).rc == 0
+    rules = client("s3").get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    (expire,) = [r for r in rules if r["ID"] == "logdig-expire-events"]
+    assert expire["Filter"]["Prefix"] == "events/"
+    assert expire["Expiration"]["Days"] == 400
+
+
+def test_queue_is_sized_for_packing_long_polled_and_redriven(deployed):
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName="logdig-events")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["MaximumMessageSize"] == "262144"
+    assert attributes["ReceiveMessageWaitTimeSeconds"] == "20"
+    assert int(attributes["VisibilityTimeout"]) >= 6 * 120  # 6x the default Lambda timeout
+    assert json.loads(attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": DLQ_ARN,
+        "maxReceiveCount": 5,
+    }
+    assert sqs.get_queue_url(QueueName="logdig-events-dlq")["QueueUrl"]
+
+
+def test_visibility_timeout_follows_the_lambda_timeout(mock_aws):
+    env = {"LOGDIG_MAX_MESSAGE_BYTES": "131072"}
+    assert Run([*SKIP, "--lambda-timeout", "900"], env=env).rc == 0
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName="logdig-events")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == str(6 * 900)
+    assert attributes["MaximumMessageSize"] == "131072"
+
+
+def resources_of(policy: dict) -> list[str]:
+    found = []
+    for statement in policy["Statement"]:
+        resource = statement["Resource"]
+        found += resource if isinstance(resource, list) else [resource]
+    return found
+
+
+def test_drain_role_may_only_drain_this_queue_write_the_lake_and_its_logs(deployed):
+    iam = client("iam")
+    role = iam.get_role(RoleName="logdig-drain")["Role"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert iam.list_attached_role_policies(RoleName="logdig-drain")["AttachedPolicies"] == []
+    policy = iam.get_role_policy(RoleName="logdig-drain", PolicyName="logdig-drain")
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["DrainQueue"]["Resource"] == QUEUE_ARN
+    assert set(statements["DrainQueue"]["Action"]) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+    }
+    assert statements["WriteLake"]["Action"] == "s3:PutObject"
+    assert statements["WriteLake"]["Resource"] == [
+        f"arn:aws:s3:::{BUCKET}/bad/*",
+        f"arn:aws:s3:::{BUCKET}/events/*",
+    ]
+    assert statements["WriteLogs"]["Resource"] == f"{LOG_GROUP_ARN}:*"
+    assert not any(r == "*" or r.endswith(":*:*") for r in resources_of(policy["PolicyDocument"]))
+
+
+def test_lambda_runs_a_current_python_with_its_settings_and_this_zip(deployed):
+    config = client("lambda").get_function(FunctionName="logdig-drain")["Configuration"]
+    assert config["Runtime"] == "python3.13"
+    assert config["Handler"] == "lambda_sqs_to_s3.handler.lambda_handler"
+    assert config["Role"] == f"arn:aws:iam::{ACCOUNT}:role/logdig-drain"
+    assert (config["MemorySize"], config["Timeout"]) == (256, 120)
+    assert config["CodeSha256"] == code_sha256(bundles.lambda_zip(setup_aws.ROOT))
+    queue_url = client("sqs").get_queue_url(QueueName="logdig-events")["QueueUrl"]
+    assert config["Environment"]["Variables"] == {
+        "LOGDIG_SERVICE_NAME": "logdig",
+        "LOGDIG_QUEUE_URL": queue_url,
+        "LOGDIG_BUCKET": BUCKET,
+        "LOGDIG_LAKE_PREFIX": "events/",
+        "LOGDIG_AWS_REGION": REGION,
+        "LOGDIG_VISIBILITY_TIMEOUT_SECONDS": "720",
+    }
+    retention = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/logdig-drain")
+    assert retention["logGroups"][0]["retentionInDays"] == 30
+
+
+def test_settings_set_in_the_environment_reach_the_lambda(mock_aws):
+    env = {"LOGDIG_MIN_MESSAGES": "50", "LOGDIG_SERVICE_NAME": "shop-logs"}
+    run = Run([*SKIP, "--lambda-memory", "512"], env=env)
+    assert run.rc == 0, run.out
+    config = client("lambda").get_function(FunctionName="shop-logs-drain")["Configuration"]
+    assert config["MemorySize"] == 512
+    assert config["Environment"]["Variables"]["LOGDIG_MIN_MESSAGES"] == "50"
+    assert config["Environment"]["Variables"]["LOGDIG_BUCKET"] == f"shop-logs-lake-{ACCOUNT}-{REGION}"
+
+
+def test_schedule_invokes_the_lambda_every_five_minutes(deployed):
+    events = client("events")
+    rule = events.describe_rule(Name="logdig-drain-schedule")
+    assert (rule["ScheduleExpression"], rule["State"]) == ("rate(5 minutes)", "ENABLED")
+    (target,) = events.list_targets_by_rule(Rule="logdig-drain-schedule")["Targets"]
+    assert target["Arn"] == FUNCTION_ARN
+    policy = json.loads(client("lambda").get_policy(FunctionName="logdig-drain")["Policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == RULE_ARN
+
+
+def test_glue_table_projects_dt_over_the_lake_and_workgroup_keeps_results(deployed):
+    table = client("glue").get_table(DatabaseName="logdig", Name="events")["Table"]
+    assert table["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/events/"
+    assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    assert table["Parameters"]["projection.enabled"] == "true"
+    assert table["Parameters"]["storage.location.template"] == f"s3://{BUCKET}/events/dt=${{dt}}/"
+    group = client("athena").get_work_group(WorkGroup="logdig")["WorkGroup"]
+    output = group["Configuration"]["ResultConfiguration"]["OutputLocation"]
+    assert output == f"s3://{BUCKET}/athena-results/"
+    assert "athena table: logdig.events (workgroup logdig)" in deployed.out
+
+
+def test_second_run_makes_no_mutating_call_and_says_no_changes(deployed):
+    again = Run(SKIP)
+    assert again.rc == 0
+    assert again.out.startswith("no changes\n")
+    assert again.mutating == []
+    assert len(again.aws.calls) > 10  # it did look at everything
+
+
+def test_dry_run_on_an_empty_account_plans_everything_and_creates_nothing(mock_aws):
+    run = Run([*SKIP, "--dry-run"])
+    assert run.rc == 0
+    assert run.mutating == []
+    assert f"create  s3 bucket {BUCKET}" in run.out
+    assert "create  lambda function logdig-drain" in run.out
+    assert "dry run: nothing was changed" in run.out
+    assert client("s3").list_buckets()["Buckets"] == []
+    assert client("sqs").list_queues().get("QueueUrls", []) == []
+
+
+def test_dry_run_shows_a_changed_setting_without_applying_it(deployed):
+    run = Run([*SKIP, "--dry-run", "--lambda-memory", "1024"])
+    assert run.mutating == []
+    assert "update  lambda function logdig-drain: MemorySize" in run.out
+    config = client("lambda").get_function(FunctionName="logdig-drain")["Configuration"]
+    assert config["MemorySize"] == 256
+
+
+def test_changed_code_gives_only_a_new_lambda_upload(deployed, tmp_path, monkeypatch):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for part in bundles.LAMBDA_PATHS:
+        source = setup_aws.ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, tree / part)
+        else:
+            shutil.copy(source, tree / part)
+    (tree / "lambda_sqs_to_s3" / "handler.py").write_text(
+        (tree / "lambda_sqs_to_s3" / "handler.py").read_text() + "\n# changed\n"
+    )
+    monkeypatch.setattr(setup_aws, "ROOT", tree)
+    run = Run(SKIP)
+    assert run.rc == 0, run.out
+    assert run.mutating == ["lambda.UpdateFunctionCode"]
+    config = client("lambda").get_function(FunctionName="logdig-drain")["Configuration"]
+    assert config["CodeSha256"] == code_sha256(bundles.lambda_zip(tree))
+
+
+def test_destroy_leaves_nothing_but_the_kept_bucket(deployed, https_requests):
+    client("s3").put_object(Bucket=BUCKET, Key="events/dt=2026-11-23/x.jsonl.gz", Body=b"x")
+    run = Run(["destroy"])
+    assert run.rc == 0, run.out
+    assert f"keep    s3 bucket {BUCKET}" in run.out
+    assert [b["Name"] for b in client("s3").list_buckets()["Buckets"]] == [BUCKET]
+    assert client("s3").list_objects_v2(Bucket=BUCKET)["KeyCount"] == 1
+    assert client("sqs").list_queues().get("QueueUrls", []) == []
+    assert client("lambda").list_functions()["Functions"] == []
+    assert client("iam").list_roles()["Roles"] == []
+    assert client("events").list_rules()["Rules"] == []
+    assert client("glue").get_databases()["DatabaseList"] == []
+    groups = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    assert groups == []
+    assert "logdig" not in [g["Name"] for g in client("athena").list_work_groups()["WorkGroups"]]
+    again = Run(["destroy"])
+    assert again.out.startswith("no changes\n") and again.mutating == []
+
+
+def test_destroy_with_delete_data_removes_the_bucket_too(deployed, https_requests):
+    client("s3").put_object(Bucket=BUCKET, Key="events/dt=2026-11-23/x.jsonl.gz", Body=b"x")
+    assert Run(["destroy", "--delete-data"]).rc == 0
+    assert client("s3").list_buckets()["Buckets"] == []
+
+
+def test_a_taken_bucket_name_is_one_line_naming_bucket_and_cause(mock_aws, capsys):
+    def taken(session):
+        fail_with(session, "s3.CreateBucket", "BucketAlreadyExists", "not available")
+
+    run = Run(SKIP, prepare=taken)
+    assert run.rc == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"setup_aws.py deploy: error: s3 bucket {BUCKET}: ")
+    assert "taken by another account" in line
+
+
+def test_lambda_creation_waits_for_the_new_role_with_bounded_retries(mock_aws):
+    def role_not_ready_twice(session):
+        message = "The role defined for the function cannot be assumed by Lambda."
+        fail_with(session, "lambda.CreateFunction", "InvalidParameterValueException", message, 2)
+
+    run = Run(SKIP, prepare=role_not_ready_twice)
+    assert run.rc == 0, run.out
+    assert len(run.sleeps) == 2
+    assert client("lambda").get_function(FunctionName="logdig-drain")
+
+
+def test_an_invalid_setting_is_one_line_naming_the_variable(mock_aws, capsys):
+    run = Run(SKIP, env={"LOGDIG_SERVICE_NAME": "Bad_Name"})
+    assert run.rc == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "LOGDIG_SERVICE_NAME='Bad_Name'" in line
+    assert run.aws.calls == []
