@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 
@@ -72,6 +73,28 @@ def point_boto3_at(monkeypatch, server: MotoServer) -> None:
         monkeypatch.setenv(name, value)
     for name in UNSET_AWS_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+@contextlib.contextmanager
+def lambda_env(monkeypatch, server: MotoServer, queue_url: str, bucket: str) -> Iterator[None]:
+    """Environment for lambda_sqs_to_s3.handler against `server`, with a cold handler cache."""
+    from lambda_sqs_to_s3 import handler
+
+    point_boto3_at(monkeypatch, server)
+    for name, value in {"LOGDIG_QUEUE_URL": queue_url, "LOGDIG_BUCKET": bucket,
+                        "LOGDIG_MIN_MESSAGES": "1", "LOGDIG_LAKE_PREFIX": "events/"}.items():
+        monkeypatch.setenv(name, value)
+    # The handler caches its queue and lake like a warm Lambda, and sets up the root logger as
+    # Lambda would: start cold, and give pytest its log handlers back afterwards.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    handler._parts.cache_clear()
+    try:
+        yield
+    finally:
+        handler._parts.cache_clear()
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def s3_objects(s3, bucket: str, prefix: str = "") -> dict[str, bytes]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import logging
 import re
 from types import SimpleNamespace
 
@@ -19,8 +18,8 @@ from logdig.packing import dumps
 from tests.events_factory import clicks
 from tests.motoserver import (
     FakeLambdaContext,
+    lambda_env,
     ndjson_events,
-    point_boto3_at,
     queued_events,
     running_moto,
     s3_objects,
@@ -36,28 +35,13 @@ def moto():
 
 
 @pytest.fixture
-def restore_logging():
-    # lambda_handler configures the root logger as in Lambda; give pytest its handlers back.
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture
-def wire(moto, monkeypatch, restore_logging):
-    """An empty moto account with one queue and one bucket, and boto3 pointed at it."""
+def wire(moto, monkeypatch):
+    """An empty moto account with one queue and one bucket; boto3 and the handler pointed at it."""
     moto.reset()
-    point_boto3_at(monkeypatch, moto)
     queue_url, bucket = moto.create_queue(), moto.create_bucket()
-    for name, value in {"LOGDIG_QUEUE_URL": queue_url, "LOGDIG_BUCKET": bucket,
-                        "LOGDIG_MIN_MESSAGES": "1", "LOGDIG_LAKE_PREFIX": "events/"}.items():
-        monkeypatch.setenv(name, value)
-    handler._parts.cache_clear()  # the handler caches its queue and lake like a warm Lambda
-    yield SimpleNamespace(queue_url=queue_url, bucket=bucket, sqs=moto.client("sqs"),
-                          s3=moto.client("s3"))
-    handler._parts.cache_clear()
+    with lambda_env(monkeypatch, moto, queue_url, bucket):
+        yield SimpleNamespace(queue_url=queue_url, bucket=bucket, sqs=moto.client("sqs"),
+                              s3=moto.client("s3"))
 
 
 def collector(wire):

@@ -1,0 +1,60 @@
+"""End-to-end counts in moto mode: N events POSTed over HTTP to a real local-mode collector whose
+queue and lake are SQS and S3 on moto's server -> drain -> exactly N distinct event ids in S3."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from lambda_sqs_to_s3 import handler
+from tests.events_factory import clicks
+from tests.motoserver import FakeLambdaContext, lambda_env, ndjson_events, running_moto, s3_objects
+
+KEY_RE = re.compile(r"^events/dt=\d{4}-\d{2}-\d{2}/[0-9a-f]{64}\.jsonl\.gz$")
+
+
+@pytest.fixture
+def moto():
+    with running_moto() as server:
+        server.reset()
+        yield server
+
+
+@pytest.fixture
+def aws_server(moto, make_local_server, monkeypatch):
+    """Local mode's collector (gunicorn, 2 workers) with SQS and S3 on moto's server."""
+    queue_url, bucket = moto.create_queue(), moto.create_bucket()
+    with monkeypatch.context() as patch:
+        # Work around tests/localserver.py's start(): it retries /healthz only on ConnectionError,
+        # but gunicorn accepts connections before a slow-booting worker answers (ReadTimeout).
+        patch.setattr(requests, "ConnectionError", requests.RequestException)
+        server = make_local_server(env={**moto.env(), "LOGDIG_QUEUE_URL": queue_url,
+                                        "LOGDIG_BUCKET": bucket})
+    with lambda_env(monkeypatch, moto, queue_url, bucket):
+        yield server, moto.client("s3"), bucket
+
+
+def test_thousand_events_land_as_thousand_distinct_ids_in_s3(aws_server):
+    server, s3, bucket = aws_server
+    # GIVEN a ready collector (its queue answers), WHEN 1000 events arrive in 50 concurrent requests
+    assert requests.get(server.url + "/readyz", timeout=10).status_code == 200
+    events = clicks(1000)
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda i: server.post({"events": events[i:i + 20]}),
+                                range(0, 1000, 20)))
+    assert {r.status_code for r in replies} == {202}
+    acked = [event_id for r in replies for event_id in r.json()["event_ids"]]
+
+    # WHEN the batcher's Lambda handler drains SQS into S3
+    summary = handler.lambda_handler({}, FakeLambdaContext())
+
+    # THEN S3 holds exactly those 1000 ids, one line each, in dt=/sha256-named objects
+    objects = s3_objects(s3, bucket)
+    assert objects and all(KEY_RE.match(key) for key in objects)
+    lake = [e["event_id"] for data in objects.values() for e in ndjson_events(data)]
+    assert len(lake) == 1000 and len(set(lake)) == 1000
+    assert set(lake) == set(acked) == {e["event_id"] for e in events}
+    assert summary["events"] == 1000 and summary["objects"] == len(objects)
