@@ -70,7 +70,13 @@ class GroupCommitter:
             time.sleep(self.flush_wait)
             with self._cond:
                 tickets, self._pending = self._pending, []
-            self._flush(tickets)
+            try:
+                self._flush(tickets)
+            except Exception as exc:  # never leave a request waiting on a dead flusher
+                log.exception({"event": "flush_crashed", "error": str(exc)})
+                for ticket in tickets:
+                    ticket.error = ticket.error or QueueUnavailable(f"flush failed: {exc}")
+                    ticket.done.set()
 
     def _flush(self, tickets: list[_Ticket]) -> None:
         started = time.perf_counter()

@@ -20,7 +20,13 @@ def accept(events: list[dict], wheres: list[str]) -> tuple[dict, int]:
     ip = request.remote_addr or ""
     ip = anonymize_ip(ip) if settings.anonymize_ip else ip
     enriched = [enrich(event, received_at, ip) for event in events]
-    current_app.extensions["logdig_committer"]().submit([dumps(e) for e in enriched])
+    committer = current_app.extensions["logdig_committer"]()
+    lines = [dumps(e) for e in enriched]
+    for line, where in zip(lines, wheres, strict=True):
+        if len(line) + 1 > committer.cap:  # escaped non-ASCII can grow a valid event 12-fold
+            raise InvalidInput(where, f"is {len(line)} bytes as JSON; at most {committer.cap - 1}",
+                               code="event_too_large", status=413)
+    committer.submit(lines)
     metrics.ACCEPTED.inc(len(enriched))
     request.environ["logdig.events"] = len(enriched)
     return {"accepted": len(enriched), "event_ids": [e["event_id"] for e in enriched]}, 202

@@ -127,3 +127,14 @@ def test_readiness_fails_when_the_queue_is_gone(client, sqs_queue_url):
     assert reply.status_code == 503 and reply.headers["Retry-After"] == "5"
     post = client.post("/v1/logs", json=click())
     assert post.status_code == 503 and post.json["error"]["code"] == "queue_unavailable"
+
+
+def test_an_event_too_large_for_one_message_is_413_by_name(client, sqs_queue_url):
+    # Each of these characters escapes to 12 bytes: valid lengths, but far over a 64 KiB message.
+    emoji = "\U0001f600" * 2000
+    huge = click(link=emoji, current_page="https://a.example/" + emoji,
+                 referrer="https://b.example/" + emoji)
+    reply = client.post("/v1/logs", json={"events": [click(), huge]})
+    assert reply.status_code == 413
+    assert reply.json["error"]["code"] == "event_too_large" and reply.json["error"]["field"] == "events[1]"
+    assert queued_events(sqs_queue_url) == []
