@@ -214,11 +214,15 @@ class Environment:
         params: dict[str, Any] = {
             "ApplicationName": self.names.application,
             "EnvironmentName": self.names.environment,
-            "OptionSettings": self._settings(changed),
-            "OptionsToRemove": [{"Namespace": ENV_NAMESPACE, "OptionName": n} for n in stale],
         }
         if new_version:
             params["VersionLabel"] = self.version_label
+        if changed:
+            params["OptionSettings"] = self._settings(changed)
+        if stale:
+            params["OptionsToRemove"] = [
+                {"Namespace": ENV_NAMESPACE, "OptionName": name} for name in stale
+            ]
         self.eb.update_environment(**params)
         self._wait("environment_updated")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from pathlib import Path
 
 import boto3
 import pytest
@@ -33,7 +34,7 @@ class Run:
         self.sleeps: list[float] = []
         self.aws = Aws(boto3.Session(region_name=REGION), sleep=self.sleeps.append)
         if prepare:
-            prepare(self.aws.session)
+            prepare(self.aws)
         out = io.StringIO()
         self.rc = setup_aws.main(argv, out=out, aws=self.aws, env=env or {})
         self.out = out.getvalue()
@@ -70,6 +71,18 @@ def https_requests(monkeypatch):
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
     monkeypatch.setattr(FakeBucket, "get_permission", get_permission)
+
+
+def copy_sources(tree: Path) -> Path:
+    """A copy of the files the Lambda zip and the Beanstalk bundle are built from."""
+    tree.mkdir()
+    for part in {*bundles.LAMBDA_PATHS, *bundles.BEANSTALK_PATHS}:
+        source = setup_aws.ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, tree / part)
+        else:
+            shutil.copy(source, tree / part)
+    return tree
 
 
 def fail_with(session, event: str, code: str, message: str, times: int = 1):
@@ -251,14 +264,7 @@ def test_dry_run_shows_a_changed_setting_without_applying_it(deployed):
 
 
 def test_changed_code_gives_only_a_new_lambda_upload(deployed, tmp_path, monkeypatch):
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    for part in bundles.LAMBDA_PATHS:
-        source = setup_aws.ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, tree / part)
-        else:
-            shutil.copy(source, tree / part)
+    tree = copy_sources(tmp_path / "tree")
     (tree / "lambda_sqs_to_s3" / "handler.py").write_text(
         (tree / "lambda_sqs_to_s3" / "handler.py").read_text() + "\n# changed\n"
     )
@@ -296,8 +302,8 @@ def test_destroy_with_delete_data_removes_the_bucket_too(deployed, https_request
 
 
 def test_a_taken_bucket_name_is_one_line_naming_bucket_and_cause(mock_aws, capsys):
-    def taken(session):
-        fail_with(session, "s3.CreateBucket", "BucketAlreadyExists", "not available")
+    def taken(aws):
+        fail_with(aws.session, "s3.CreateBucket", "BucketAlreadyExists", "not available")
 
     run = Run(SKIP, prepare=taken)
     assert run.rc == 1
@@ -307,9 +313,9 @@ def test_a_taken_bucket_name_is_one_line_naming_bucket_and_cause(mock_aws, capsy
 
 
 def test_lambda_creation_waits_for_the_new_role_with_bounded_retries(mock_aws):
-    def role_not_ready_twice(session):
+    def role_not_ready_twice(aws):
         message = "The role defined for the function cannot be assumed by Lambda."
-        fail_with(session, "lambda.CreateFunction", "InvalidParameterValueException", message, 2)
+        fail_with(aws.session, "lambda.CreateFunction", "InvalidParameterValueException", message, 2)
 
     run = Run(SKIP, prepare=role_not_ready_twice)
     assert run.rc == 0, run.out
