@@ -11,7 +11,14 @@ import requests
 
 from lambda_sqs_to_s3 import handler
 from tests.events_factory import clicks
-from tests.motoserver import FakeLambdaContext, lambda_env, ndjson_events, running_moto, s3_objects
+from tests.motoserver import (
+    FakeLambdaContext,
+    lambda_env,
+    ndjson_events,
+    patient_local_server_start,
+    running_moto,
+    s3_objects,
+)
 
 KEY_RE = re.compile(r"^events/dt=\d{4}-\d{2}-\d{2}/[0-9a-f]{64}\.jsonl\.gz$")
 
@@ -27,10 +34,7 @@ def moto():
 def aws_server(moto, make_local_server, monkeypatch):
     """Local mode's collector (gunicorn, 2 workers) with SQS and S3 on moto's server."""
     queue_url, bucket = moto.create_queue(), moto.create_bucket()
-    with monkeypatch.context() as patch:
-        # Work around tests/localserver.py's start(): it retries /healthz only on ConnectionError,
-        # but gunicorn accepts connections before a slow-booting worker answers (ReadTimeout).
-        patch.setattr(requests, "ConnectionError", requests.RequestException)
+    with patient_local_server_start(monkeypatch):
         server = make_local_server(env={**moto.env(), "LOGDIG_QUEUE_URL": queue_url,
                                         "LOGDIG_BUCKET": bucket})
     with lambda_env(monkeypatch, moto, queue_url, bucket):
