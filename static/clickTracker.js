@@ -69,7 +69,7 @@
       viewport_width: clamp(w.innerWidth), viewport_height: clamp(w.innerHeight),
       document_width: clamp(de.scrollWidth), document_height: clamp(de.scrollHeight),
       screen_width: clamp(screen.width), screen_height: clamp(screen.height),
-      spent_milli_sec: clamp(performance.now(), 9e15), load_count: loadCount
+      spent_milli_sec: clamp(performance.now(), 1e12), load_count: loadCount
     };
     for (var k in extra) e[k] = extra[k];
     return e;
@@ -140,7 +140,7 @@
     var now = Date.now(), q, b;
     if (visibleSince) engaged += now - visibleSince;
     visibleSince = 0;
-    if (!left) { left = 1; send('page_leave', { engaged_milli_sec: clamp(engaged, 9e15) }); engaged = 0; }
+    if (!left) { left = 1; send('page_leave', { engaged_milli_sec: clamp(engaged, 1e12) }); engaged = 0; }
     q = queue();
     q.forEach(function (r) { if (inflight[r.e.event_id]) r.h = 1; }); // keepalive fetch outlives the page
     // While the collector is known to be down a beacon would be lost: the next page load resends instead.
@@ -192,7 +192,9 @@
       o[k] = v;
       n++;
     });
-    return new Blob([JSON.stringify(o)]).size > 4096 ? log('props over 4096 bytes, dropped') : o;
+    // Measured as the collector does: JSON with ASCII escapes (6 chars a unit) and ", "/": " separators.
+    return JSON.stringify(o).replace(/[^\0-~]/g, '\\u0000').length + 2 * n > 4096 ?
+      log('props over 4096 bytes, dropped') : o;
   };
 
   var api = safe(function (cmd, name, props) {
@@ -208,7 +210,8 @@
   api.l = 1;
 
   safe(function () {
-    if (!prev || Array.isArray(prev.q)) w.logdig = api; else log('window.logdig is taken');
+    // Free: unset, or the queueing snippet (its .q holds the calls, or its source pushes to .q).
+    if (!prev || prev.q || /\.q\b/.test(prev)) w.logdig = api; else log('window.logdig is taken');
     if (!off()) save('load_count', loadCount = (load('load_count') || 0) + 1);
     if (d.visibilityState == 'visible') visibleSince = Date.now();
     view(0);

@@ -1,0 +1,1 @@
+"""Helpers for the tracker's browser tests: the demo-site server and Chromium settings."""
