@@ -20,12 +20,14 @@ def schema_ddl() -> str:
     return ", ".join(f"`{name}` {type_.upper()}" for name, type_ in COLUMNS)
 
 
-def session(app_name: str = "logdig-reports", master: str | None = None):
+def session(app_name: str = "logdig-reports", master: str | None = None, **conf: str):
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
     # UTC: the reports format epoch seconds with from_unixtime, which uses the session zone.
     # dt stays a string: '2026-11-01' must not become a date and break BETWEEN on strings.
     return (builder.config("spark.sql.session.timeZone", "UTC")

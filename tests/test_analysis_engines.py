@@ -1,0 +1,174 @@
+"""Same answers everywhere: DuckDB on NDJSON, DuckDB on compacted Parquet, and Spark, on one
+seeded lake (sessions across midnight, SPA navigation, clicks, UTM, duplicate deliveries)."""
+
+import math
+import shutil
+
+import pytest
+
+from analysis import compact, duck, generated, lake_files, reports
+from tests.lakegen import generate, write_events
+
+FIRST, LAST = "2026-11-20", "2026-11-22"
+CASES = {
+    "traffic-hour": ("traffic", {"bucket": "hour"}),
+    "traffic-5min": ("traffic", {"bucket": "5min"}),
+    "pages": ("pages", {}),
+    "referrers": ("referrers", {}),
+    "sessions": ("sessions", {}),
+    "conversions": ("conversions", {}),
+    "heatmap": ("heatmap", {"page": "https://shop.example.com/cart", "columns": 8, "row_px": 250}),
+    "funnel-pages": ("funnel", {"steps": "/products,/cart,conversion"}),
+    "funnel-mixed": ("funnel", {"steps": "page_view,click,https://shop.example.com/checkout"}),
+}
+
+
+def opts(name, extra, first=FIRST, last=LAST):
+    return reports.options(name, {"from": first, "to": last, **extra})
+
+
+def same_rows(left, right):
+    """Equal row by row; floats to 1e-9 relative (engines sum in different orders)."""
+    assert len(left) == len(right)
+    for a, b in zip(left, right, strict=True):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            if isinstance(x, float) or isinstance(y, float):
+                assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), (a, b)
+            else:
+                assert x == y, (a, b)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("seeded")
+    summary = generate(root, events=3000, seed=11, start=FIRST, days=3, dup_permille=40,
+                       max_object_bytes=256 * 1024)
+    return lake_files.open_lake(root.as_uri(), "events/"), summary
+
+
+@pytest.fixture(scope="module")
+def compacted(seeded, tmp_path_factory):
+    lake, _ = seeded
+    root = tmp_path_factory.mktemp("compacted")
+    shutil.copytree(lake.local_root, root, dirs_exist_ok=True)
+    copy = lake_files.open_lake(root.as_uri(), "events/")
+    for dt in lake_files.dates(FIRST, "2026-11-23"):
+        compact.compact_day(copy, dt)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def duck_answers(seeded):
+    lake, _ = seeded
+    return {case: duck.run(name, opts(name, extra), lake) for case, (name, extra) in CASES.items()}
+
+
+def test_seeded_lake_has_what_the_reports_need(seeded, duck_answers):
+    lake, summary = seeded
+    assert summary["lines"] > summary["events"] > 2500  # duplicate deliveries are present
+    assert (lake.local_root / "events" / "dt=2026-11-23").is_dir()  # sessions ran past midnight
+    assert len(duck_answers["traffic-hour"][1]) == 72
+    referrers = {row[1] for row in duck_answers["referrers"][1] if row[0] == "referrer"}
+    assert {"(direct)", "www.google.com", "t.co", "example.org"} <= referrers
+    _, converting, sessions, _ = duck_answers["conversions"][1][0]
+    assert sessions > 100 and 0 < converting < sessions
+    assert sum(row[2] for row in duck_answers["heatmap"][1]) > 0
+    assert [row[2] > 0 for row in duck_answers["funnel-pages"][1]][:2] == [True, True]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_parquet_and_ndjson_layouts_give_the_same_answers(case, compacted, duck_answers):
+    name, extra = CASES[case]
+    columns, rows = duck_answers[case]
+    parquet_columns, parquet_rows = duck.run(name, opts(name, extra), compacted)
+    assert parquet_columns == columns
+    same_rows(parquet_rows, rows)
+
+
+def test_compaction_dedupes_sorts_and_names_its_sources(compacted, tmp_path):
+    import pyarrow.parquet as pq
+
+    path = compacted.local_root / "parquet" / "dt=2026-11-21" / "events.parquet"
+    table = pq.read_table(path)
+    ids = table.column("event_id").to_pylist()
+    received = table.column("received_at").to_pylist()
+    assert len(ids) == len(set(ids)) > 0
+    assert received == sorted(received)
+    names = compacted.names("events/", "2026-11-21", ".jsonl.gz")
+    assert lake_files.parquet_sources(path) == names
+    assert not list(path.parent.glob(".tmp-*"))
+    # Reports read the Parquet object alone for a compacted day.
+    days = lake_files.plan(compacted, "2026-11-21", "2026-11-21", tmp_path)
+    assert [(d.parquet, d.ndjson) for d in days] == [(str(path), [])]
+
+
+def test_events_landing_after_compaction_are_still_counted(compacted, tmp_path):
+    # GIVEN a compacted day, WHEN the batcher lands a late object for it
+    late = {"v": 1, "event_id": "late-1", "event_type": "page_view", "user_key": "L" * 20,
+            "current_page": "https://shop.example.com/late", "received_at": "2026-11-21T12:00:00.000Z"}
+    before = duck.run("pages", opts("pages", {}, "2026-11-21", "2026-11-21"), compacted)[1]
+    keys = write_events(compacted.local_root, [late])
+    try:
+        after = duck.run("pages", opts("pages", {}, "2026-11-21", "2026-11-21"), compacted)[1]
+        days = lake_files.plan(compacted, "2026-11-21", "2026-11-21", tmp_path)
+    finally:
+        (compacted.local_root / keys[0]).unlink()
+    # THEN the day is read as Parquet plus the one object the Parquet footer does not name
+    assert days[0].ndjson == keys
+    assert ("https://shop.example.com/late", 1, 1, None) in after
+    assert len(after) == len(before) + 1
+
+
+def test_generated_athena_sql_and_zeppelin_note_are_up_to_date():
+    assert generated.write("athena-sql", check=True) == []
+    assert generated.write("zeppelin", check=True) == []
+
+
+def test_athena_files_take_dates_as_execution_parameters():
+    text = (generated.ATHENA_DIR / "traffic.sql").read_text()
+    assert "-- Execution parameters, in order: from, to, from, to, bucket_seconds" in text
+    assert "WHERE dt BETWEEN ? AND ?" in text
+    assert "FROM events\n" in text and "from_iso8601_timestamp(received_at)" in text
+    assert "org.openx.data.jsonserde.JsonSerDe" in (generated.ATHENA_DIR / "create_table.sql"
+                                                     ).read_text()
+
+
+def test_zeppelin_note_has_a_spark_sql_paragraph_per_report():
+    import json
+
+    note = json.loads(generated.ZEPPELIN_NOTE.read_text())
+    texts = [p["text"] for p in note["paragraphs"]]
+    assert texts[0].startswith("%spark.pyspark")
+    assert len(texts) == 1 + len(reports.REPORTS)
+    assert all(t.startswith("%spark.sql\nWITH deliveries AS") for t in texts[1:])
+    assert "dt BETWEEN '${from=2026-11-01}' AND '${to=2026-11-30}'" in texts[1]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    from analysis import spark_job
+
+    session = spark_job.session(master="local[2]", **{
+        "spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false", "spark.driver.memory": "1g"})
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+def test_spark_gives_the_same_answers_as_duckdb(case, spark, seeded, compacted, duck_answers):
+    from analysis import spark_job
+
+    lake, _ = seeded
+    name, extra = CASES[case]
+    columns, rows = duck_answers[case]
+    for root in (lake.local_root, compacted.local_root):
+        frame = spark_job.report_frame(spark, spark_job.HadoopLake(spark, str(root)), name,
+                                       opts(name, extra))
+        assert frame.columns == columns
+        same_rows([tuple(r) for r in frame.collect()], rows)
