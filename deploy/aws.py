@@ -76,7 +76,7 @@ class Aws:
 
     @cached_property
     def account(self) -> str:
-        with aws_errors("aws credentials"):
+        with aws_errors("aws account (sts get-caller-identity)"):
             return self.client("sts").get_caller_identity()["Account"]
 
     def until_propagated(

@@ -220,9 +220,7 @@ class Environment:
         if changed:
             params["OptionSettings"] = self._settings(changed)
         if stale:
-            params["OptionsToRemove"] = [
-                {"Namespace": ENV_NAMESPACE, "OptionName": name} for name in stale
-            ]
+            params["OptionsToRemove"] = [{"Namespace": ENV_NAMESPACE, "OptionName": name} for name in stale]
         self.eb.update_environment(**params)
         self._wait("environment_updated")
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 # Causes worth a plainer sentence than AWS's own message.
 FRIENDLY = {
@@ -50,3 +51,6 @@ def aws_errors(resource: str) -> Iterator[None]:
         raise DeployError(resource, describe_client_error(exc)) from exc
     except BotoCoreError as exc:
         raise DeployError(resource, str(exc)) from exc
+    except ResponseParserError as exc:  # e.g. an endpoint that answers with an HTML error page
+        first_line = str(exc).splitlines()[0]
+        raise DeployError(resource, f"the endpoint's answer is not AWS's: {first_line}") from exc

@@ -329,3 +329,12 @@ def test_an_invalid_setting_is_one_line_naming_the_variable(mock_aws, capsys):
     (line,) = capsys.readouterr().err.splitlines()
     assert "LOGDIG_SERVICE_NAME='Bad_Name'" in line
     assert run.aws.calls == []
+
+
+def test_planning_refuses_any_call_that_could_change_something(mock_aws):
+    aws = Aws(boto3.Session(region_name=REGION))
+    with aws.reads_only(), pytest.raises(setup_aws.DeployError, match="s3.CreateBucket: refused"):
+        aws.client("s3").create_bucket(Bucket="not-made")
+    assert client("s3").list_buckets()["Buckets"] == []
+    aws.client("s3").list_buckets()  # reads pass, and after planning everything does
+    assert aws.calls == ["s3.ListBuckets"]
