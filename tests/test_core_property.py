@@ -1,0 +1,155 @@
+"""Property: whatever a client sends in whatever field, the collector never answers 5xx, and every
+accepted event becomes exactly one parseable line in the lake."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import operator
+import re
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from app import create_app
+from config import load_settings
+from logdig.drain import DrainOptions, drain
+from logdig.events import EVENT_TYPE_RE, FIELDS, ID_RE, STANDARD_TYPES, USER_KEY_RE
+from logdig.lake import DirLake
+from logdig.local_queue import LocalQueue
+
+OPTIONS = DrainOptions(min_messages=1, max_wait_seconds=0, margin_seconds=0, wait_seconds=0)
+# What no stored string may hold: a control character (tab aside) or a lone surrogate.
+UNSAFE_IN_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+# Any code point at all: surrogates, controls, private use, unassigned.
+any_char = st.characters(exclude_categories=())
+weird_text = st.one_of(
+    st.text(any_char),
+    st.text(st.characters(max_codepoint=0xA0, exclude_categories=())),  # controls and C1
+    # long runs, past every field's limit and past the body cap
+    st.builds(operator.mul, st.text(any_char, min_size=1, max_size=3),
+              st.sampled_from([20, 64, 65, 257, 2049, 5000])),
+
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | weird_text
+    | st.sampled_from([10**400, -(10**20), 1e308, 0.5]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(weird_text, inner, max_size=4),
+    max_leaves=8,
+)
+# Values that pass a field's rules, so that accepted requests carry odd Unicode too.
+plausible = {
+    "v": st.just(1),
+    "event_id": st.from_regex(ID_RE, fullmatch=True),
+    "event_type": st.sampled_from(STANDARD_TYPES) | st.from_regex(EVENT_TYPE_RE, fullmatch=True),
+    "timestamp": st.datetimes().map(lambda d: d.isoformat()),
+    "user_key": st.from_regex(USER_KEY_RE, fullmatch=True),
+    "session_id": st.from_regex(ID_RE, fullmatch=True),
+    "current_page": weird_text.map(lambda t: "https://shop.example/" + t[:100]),
+    "referrer": weird_text.map(lambda t: "http://ref.example/?q=" + t[:100]),
+    "outbound": st.booleans(),
+    "props": st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True),
+                             st.none() | st.booleans() | st.integers(-10**6, 10**6) | weird_text,
+                             max_size=5),
+}
+NUMBER_FIELDS = ("x", "y", "spent_milli_sec", "engaged_milli_sec", "load_count", "viewport_width",
+                 "viewport_height", "document_width", "document_height", "screen_width", "screen_height")
+for name in NUMBER_FIELDS:
+    plausible[name] = st.integers(0, 5000)
+plausible["x"] = plausible["y"] = st.floats(-5000, 5000)
+for name in FIELDS:
+    plausible.setdefault(name, weird_text.map(lambda t: t[:30]))  # free text fields
+
+
+def field_value(name: str):
+    return plausible[name] | weird_text | json_values
+
+
+OPTIONAL = [name for name in FIELDS if name != "event_type"]
+# Events that pass (odd Unicode in every free-text field), and events with anything anywhere.
+clean_events = st.fixed_dictionaries({"event_type": plausible["event_type"]},
+                                     optional={name: plausible[name] for name in OPTIONAL})
+dirty_events = st.fixed_dictionaries(
+    {"event_type": field_value("event_type")},
+    optional={**{name: field_value(name) for name in OPTIONAL}, "not_a_field": json_values},
+)
+# One field far past the body cap (a 413 naming the body), on an otherwise clean event.
+huge_events = st.builds(lambda event, name: {**event, name: "\U0001F600" * 100_000},
+                        clean_events, st.sampled_from(OPTIONAL))
+events = clean_events | dirty_events
+documents = st.one_of(
+    events,
+    st.lists(events, min_size=1, max_size=4),
+    st.lists(events, max_size=4).map(lambda evs: {"events": evs}),
+    json_values,
+    huge_events,
+)
+
+
+@st.composite
+def request_bodies(draw) -> tuple[bytes, str]:
+    content_type = draw(st.sampled_from(["application/json", "text/plain",
+                                         "text/plain;charset=UTF-8"]))
+    if draw(st.integers(0, 19)) == 0:
+        return draw(st.binary(max_size=200)), content_type
+    document = draw(documents)
+    if draw(st.booleans()):
+        body = json.dumps(document, ensure_ascii=True).encode()
+    else:  # raw UTF-8, lone surrogates written as the (invalid) bytes they would take
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return body, content_type
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("property")
+    queue = LocalQueue(root / "queue.sqlite3")
+    app = create_app(load_settings({}, data_dir=root, flush_wait_ms=0), queue)
+    return app.test_client(), queue, (root / f"lake{n}" for n in itertools.count())
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.large_base_example])
+@given(request=request_bodies())
+def test_any_body_gets_202_with_one_lake_line_per_event_or_a_json_4xx(pipeline, request):
+    client, queue, lake_dirs = pipeline
+    body, content_type = request
+    reply = client.post("/v1/logs", data=body, content_type=content_type)
+    assert reply.status_code < 500, reply.data[:500]
+    event(f"status {reply.status_code}")  # shown by --hypothesis-show-statistics
+    payload = reply.get_json(silent=True)
+    assert isinstance(payload, dict), reply.data[:500]
+
+    lake_dir = next(lake_dirs)
+    summary = drain(queue, DirLake(lake_dir), OPTIONS)
+    if reply.status_code != 202:
+        # a 4xx names the field and the reason, and a rejected request queued nothing at all
+        error = payload["error"]
+        assert isinstance(error["field"], str) and error["field"]
+        assert isinstance(error["message"], str) and error["message"]
+        assert summary["messages"] == 0
+        return
+    # every accepted event is exactly one lake line: parseable, clean, with its event_id
+    lines = [line for path in sorted(lake_dir.rglob("*.jsonl.gz"))
+             for line in gzip.decompress(path.read_bytes()).splitlines()]
+    assert all(line.isascii() and line.isprintable() for line in map(bytes.decode, lines))
+    stored = [json.loads(line) for line in lines]
+    assert payload["accepted"] == len(payload["event_ids"]) == len(stored) == summary["events"]
+    assert sorted(e["event_id"] for e in stored) == sorted(payload["event_ids"])
+    assert not any(UNSAFE_IN_VALUE.search(text) for e in stored for text in _strings(e))
+    assert summary["bad_messages"] == 0
+
+
+def _strings(value) -> list[str]:
+    """Every string inside a JSON value, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
