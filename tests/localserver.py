@@ -59,9 +59,9 @@ class LocalServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"local mode exited: {self.process.stderr.read().decode()}")
             try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
+                if requests.get(self.url + "/healthz", timeout=2).ok:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or busy starting workers
                 time.sleep(0.1)
         raise RuntimeError(f"local mode did not answer on {self.url} within {timeout}s")
 
