@@ -97,18 +97,6 @@ def lambda_env(monkeypatch, server: MotoServer, queue_url: str, bucket: str) -> 
         root.setLevel(level)
 
 
-@contextlib.contextmanager
-def patient_local_server_start(monkeypatch) -> Iterator[None]:
-    """Around LocalServer.start(): also retry /healthz on a read timeout.
-
-    Its start() retries only on ConnectionError, but gunicorn accepts connections before a
-    slow-booting worker (a few seconds on a loaded machine) answers, so a 1 s read times out.
-    """
-    with monkeypatch.context() as patch:
-        patch.setattr(requests, "ConnectionError", requests.RequestException)
-        yield
-
-
 def s3_objects(s3, bucket: str, prefix: str = "") -> dict[str, bytes]:
     """Every object under prefix, key -> raw bytes."""
     objects = {}

@@ -33,7 +33,6 @@ from tests.events_factory import click, clicks
 from tests.localserver import ROOT, free_port, read_lake_events
 from tests.motoserver import (
     ndjson_events,
-    patient_local_server_start,
     point_boto3_at,
     queued_events,
     running_moto,
@@ -121,8 +120,8 @@ def ids(events) -> list[str]:
 
 
 def collector(tmp_path: Path, queue=None, **overrides):
-    settings = load_settings({}, data_dir=tmp_path, flush_wait_ms=0, queue_retry_seconds=0.5,
-                             **overrides)
+    options = {"data_dir": tmp_path, "flush_wait_ms": 0, "queue_retry_seconds": 0.5, **overrides}
+    settings = load_settings({}, **options)
     return create_app(settings, queue).test_client()
 
 
@@ -342,6 +341,43 @@ def test_second_object_failing_keeps_every_message_of_the_drain(tmp_path):
     assert ids(read_lake_events(tmp_path / "lake")) == ids(events)
 
 
+class PoisonedQueue(Wrapper):
+    """Refuses every SendMessageBatch that carries the poison event id; stores the rest."""
+
+    def __init__(self, inner, poison: str):
+        super().__init__(inner)
+        self.poison = poison
+
+    def send_batch(self, bodies):
+        if any(self.poison in body for body in bodies):
+            raise QueueUnavailable("this batch failed (test)")
+        self.inner.send_batch(bodies)
+
+
+def test_a_failed_batch_fails_exactly_the_requests_that_had_events_in_it(tmp_path):
+    # GIVEN concurrent requests sharing group-commit flushes, small messages (many batches per
+    # flush), and a queue that refuses the batch carrying one request's events
+    # (2 events per request, 3 lines per 1 KiB message: messages straddle requests)
+    requests_events = [clicks(2, start=i * 2) for i in range(30)]
+    poison = requests_events[9][1]["event_id"]
+    queue = PoisonedQueue(LocalQueue(tmp_path / "queue.sqlite3"), poison)
+    client = collector(tmp_path, queue, flush_wait_ms=30, max_message_bytes=1024)
+    with ThreadPoolExecutor(12) as pool:
+        replies = list(pool.map(lambda evs: client.post("/v1/logs", json=evs), requests_events))
+
+    # THEN the poisoned request got 503, others did not all fail, and every event of every 202
+    # is in the queue: nothing was acknowledged that the queue did not take
+    statuses = [r.status_code for r in replies]
+    assert statuses[9] == 503 and statuses.count(202) >= 20
+    assert set(statuses) <= {202, 503}
+    drain(queue.inner, DirLake(tmp_path / "lake"), OPTIONS)
+    stored = Counter(e["event_id"] for e in read_lake_events(tmp_path / "lake"))
+    for reply, evs in zip(replies, requests_events, strict=True):
+        if reply.status_code == 202:
+            assert all(stored[e["event_id"]] == 1 for e in evs)
+    assert stored[poison] == 0
+
+
 # --------------------------------------------- (d) SIGKILL of local mode after acks
 
 
@@ -358,12 +394,10 @@ def kill_tree(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def test_sigkill_right_after_acks_loses_no_acknowledged_event(make_local_server, tmp_path,
-                                                              monkeypatch):
+def test_sigkill_right_after_acks_loses_no_acknowledged_event(make_local_server, tmp_path):
     # GIVEN local mode that has just acknowledged 300 events from concurrent requests
     data_dir = tmp_path / "data"
-    with patient_local_server_start(monkeypatch):
-        first = make_local_server(data_dir=data_dir)
+    first = make_local_server(data_dir=data_dir)
     events = clicks(300)
     with ThreadPoolExecutor(8) as pool:
         replies = list(pool.map(lambda i: first.post({"events": events[i:i + 10]}), range(0, 300, 10)))
@@ -372,8 +406,7 @@ def test_sigkill_right_after_acks_loses_no_acknowledged_event(make_local_server,
 
     # WHEN every process of it is SIGKILLed, then local mode starts again on the same data
     kill_tree(first.process)
-    with patient_local_server_start(monkeypatch):
-        second = make_local_server(data_dir=data_dir)
+    second = make_local_server(data_dir=data_dir)
     second.drain_now()
 
     # THEN every acknowledged event is in the lake, once

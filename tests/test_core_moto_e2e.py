@@ -15,7 +15,6 @@ from tests.motoserver import (
     FakeLambdaContext,
     lambda_env,
     ndjson_events,
-    patient_local_server_start,
     running_moto,
     s3_objects,
 )
@@ -34,9 +33,8 @@ def moto():
 def aws_server(moto, make_local_server, monkeypatch):
     """Local mode's collector (gunicorn, 2 workers) with SQS and S3 on moto's server."""
     queue_url, bucket = moto.create_queue(), moto.create_bucket()
-    with patient_local_server_start(monkeypatch):
-        server = make_local_server(env={**moto.env(), "LOGDIG_QUEUE_URL": queue_url,
-                                        "LOGDIG_BUCKET": bucket})
+    server = make_local_server(env={**moto.env(), "LOGDIG_QUEUE_URL": queue_url,
+                                    "LOGDIG_BUCKET": bucket})
     with lambda_env(monkeypatch, moto, queue_url, bucket):
         yield server, moto.client("s3"), bucket
 
