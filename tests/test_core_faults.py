@@ -115,6 +115,16 @@ def one_event_per_message(queue, events: list[dict]) -> None:
         queue.send_batch([dumps(e) + "\n" for e in events[start:start + 10]])
 
 
+def queued_on_a_clock(tmp_path: Path, count: int):
+    """A local queue on a hand-moved clock (60 s visibility timeout) holding `count` one-event
+    messages over two dates, and an empty directory lake."""
+    clock = Clock()
+    queue = LocalQueue(tmp_path / "queue.sqlite3", visibility_timeout=60, clock=clock)
+    events = two_days(count)
+    one_event_per_message(queue, events)
+    return clock, queue, DirLake(tmp_path / "lake"), events
+
+
 def ids(events) -> list[str]:
     return sorted(e["event_id"] for e in events)
 
@@ -208,11 +218,7 @@ def test_queue_down_acknowledges_nothing_even_under_concurrent_requests(tmp_path
 
 def test_crash_between_put_and_delete_redelivers_into_the_same_keys(tmp_path):
     # GIVEN 30 messages over two dates, and a drainer that dies right after its PUTs
-    clock = Clock()
-    queue = LocalQueue(tmp_path / "queue.sqlite3", visibility_timeout=60, clock=clock)
-    lake = DirLake(tmp_path / "lake")
-    events = two_days(30)
-    one_event_per_message(queue, events)
+    clock, queue, lake, events = queued_on_a_clock(tmp_path, 30)
     with pytest.raises(SystemExit):
         drain(CrashOnDelete(queue), lake, OPTIONS, now=clock)
     keys_after_crash = lake.keys()
@@ -323,11 +329,7 @@ def test_s3_bucket_missing_deletes_nothing(moto, monkeypatch):
 
 def test_second_object_failing_keeps_every_message_of_the_drain(tmp_path):
     # GIVEN messages over two dates, and a lake that stores one object and then fails
-    clock = Clock()
-    queue = LocalQueue(tmp_path / "queue.sqlite3", visibility_timeout=60, clock=clock)
-    lake = DirLake(tmp_path / "lake")
-    events = two_days(20)
-    one_event_per_message(queue, events)
+    clock, queue, lake, events = queued_on_a_clock(tmp_path, 20)
     with pytest.raises(LakeUnavailable):
         drain(queue, LakeFailingAfter(lake, good=1), OPTIONS, now=clock)
     (stored,) = lake.keys()
