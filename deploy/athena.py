@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from analysis.lake_schema import glue_table_input
-from deploy.aws import Aws, missing
+from deploy.aws import Aws, absent_as_none, missing
 from deploy.names import Names
 from deploy.plan import Action
 
@@ -29,13 +29,7 @@ def covers(have: Any, want: Any) -> bool:
     return have == want
 
 
-def _glue_absent(call: Any) -> Any:
-    try:
-        return call()
-    except ClientError as exc:
-        if missing(exc, "EntityNotFoundException"):
-            return None
-        raise
+NOT_FOUND = "EntityNotFoundException"
 
 
 class GlueDatabase:
@@ -45,7 +39,7 @@ class GlueDatabase:
         self.label = f"glue database {self.name}"
 
     def read(self) -> dict | None:
-        return _glue_absent(lambda: self.aws.client("glue").get_database(Name=self.name))
+        return absent_as_none(lambda: self.aws.client("glue").get_database(Name=self.name), NOT_FOUND)
 
     def diff(self, current: dict | None) -> list[Action]:
         if current is not None:
@@ -77,8 +71,8 @@ class GlueTable:
         return self.aws.client("glue")
 
     def read(self) -> dict | None:
-        found = _glue_absent(
-            lambda: self.glue.get_table(DatabaseName=self.names.database, Name=self.names.table)
+        found = absent_as_none(
+            lambda: self.glue.get_table(DatabaseName=self.names.database, Name=self.names.table), NOT_FOUND
         )
         return found and found["Table"]
 

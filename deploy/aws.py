@@ -95,6 +95,16 @@ class Aws:
         raise AssertionError("unreachable")
 
 
+def absent_as_none(call: Callable[[], T], *codes: str) -> T | None:
+    """call(), or None when AWS answers with one of `codes`: the thing looked up does not exist."""
+    try:
+        return call()
+    except ClientError as exc:
+        if error_code(exc) in codes:
+            return None
+        raise
+
+
 def missing(exc: ClientError, *codes: str) -> bool:
     """True when the error says the thing looked up does not exist."""
     return error_code(exc) in codes

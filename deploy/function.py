@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploy.aws import Aws, missing
+from deploy.aws import Aws, absent_as_none
 from deploy.bundles import LAMBDA_HANDLER
 from deploy.errors import error_code
 from deploy.names import Names
@@ -102,12 +102,11 @@ class DrainFunction:
         }
 
     def read(self) -> dict | None:
-        try:
-            return self.awslambda.get_function(FunctionName=self.names.function)["Configuration"]
-        except ClientError as exc:
-            if missing(exc, "ResourceNotFoundException"):
-                return None
-            raise
+        found = absent_as_none(
+            partial(self.awslambda.get_function, FunctionName=self.names.function),
+            "ResourceNotFoundException",
+        )
+        return found and found["Configuration"]
 
     def changed(self, current: dict) -> list[str]:
         have = dict(current, Environment=current.get("Environment") or {"Variables": {}})

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from deploy.aws import Aws, missing
+from deploy.aws import Aws, absent_as_none
 from deploy.names import Names
 from deploy.plan import Action
 
@@ -70,15 +67,6 @@ def collector_policy(names: Names) -> dict:
     }
 
 
-def _absent_is_none(call: Callable[[], Any]) -> Any:
-    try:
-        return call()
-    except ClientError as exc:
-        if missing(exc, "NoSuchEntity"):
-            return None
-        raise
-
-
 class Role:
     """A role with one inline policy, and optionally an instance profile of the same name."""
 
@@ -95,14 +83,17 @@ class Role:
         return self.aws.client("iam")
 
     def read(self) -> dict | None:
-        role = _absent_is_none(lambda: self.iam.get_role(RoleName=self.name)["Role"])
+        role = absent_as_none(lambda: self.iam.get_role(RoleName=self.name)["Role"], "NoSuchEntity")
         if role is None:
             return None
-        policy = _absent_is_none(lambda: self.iam.get_role_policy(RoleName=self.name, PolicyName=self.name))
+        policy = absent_as_none(
+            lambda: self.iam.get_role_policy(RoleName=self.name, PolicyName=self.name), "NoSuchEntity"
+        )
         profile = None
         if self.instance_profile:
-            profile = _absent_is_none(
-                lambda: self.iam.get_instance_profile(InstanceProfileName=self.name)["InstanceProfile"]
+            profile = absent_as_none(
+                lambda: self.iam.get_instance_profile(InstanceProfileName=self.name)["InstanceProfile"],
+                "NoSuchEntity",
             )
         return {
             "trust": role["AssumeRolePolicyDocument"],

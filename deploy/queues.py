@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from deploy.aws import Aws, missing
+from deploy.aws import Aws, absent_as_none
 from deploy.plan import Action
 
 NO_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
@@ -46,12 +45,10 @@ class Queue:
         return self.aws.client("sqs")
 
     def read(self) -> dict | None:
-        try:
-            url = self.sqs.get_queue_url(QueueName=self.name)["QueueUrl"]
-        except ClientError as exc:
-            if missing(exc, *NO_QUEUE):
-                return None
-            raise
+        found = absent_as_none(partial(self.sqs.get_queue_url, QueueName=self.name), *NO_QUEUE)
+        if found is None:
+            return None
+        url = found["QueueUrl"]
         self.on_url(url)
         found = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
         return {"url": url, "attributes": found.get("Attributes", {})}

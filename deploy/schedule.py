@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from deploy.aws import Aws, missing
+from deploy.aws import Aws, absent_as_none
 from deploy.names import Names
 from deploy.plan import Action
 
 TARGET_ID = "drain"
+NOT_FOUND = "ResourceNotFoundException"
 
 
 class Schedule:
@@ -27,12 +27,9 @@ class Schedule:
         return self.aws.client("events")
 
     def read(self) -> dict | None:
-        try:
-            rule = self.events.describe_rule(Name=self.names.rule)
-        except ClientError as exc:
-            if missing(exc, "ResourceNotFoundException"):
-                return None
-            raise
+        rule = absent_as_none(partial(self.events.describe_rule, Name=self.names.rule), NOT_FOUND)
+        if rule is None:
+            return None
         targets = self.events.list_targets_by_rule(Rule=self.names.rule)["Targets"]
         return {
             "expression": rule.get("ScheduleExpression"),
@@ -43,12 +40,12 @@ class Schedule:
 
     def _permitted(self) -> bool:
         """Whether the Lambda's resource policy lets this rule (and only it) invoke it."""
-        try:
-            policy = self.aws.client("lambda").get_policy(FunctionName=self.names.function)
-        except ClientError as exc:
-            if missing(exc, "ResourceNotFoundException"):
-                return False
-            raise
+        policy = absent_as_none(
+            partial(self.aws.client("lambda").get_policy, FunctionName=self.names.function),
+            NOT_FOUND,
+        )
+        if policy is None:
+            return False
         statements = json.loads(policy["Policy"]).get("Statement", [])
         return any(s.get("Sid") == self.statement_id for s in statements)
 

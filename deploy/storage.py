@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploy.aws import Aws, missing
+from deploy.aws import Aws, absent_as_none, missing
 from deploy.errors import DeployError
 from deploy.names import ATHENA_RESULTS_PREFIX, Names
 from deploy.plan import Action, keep
@@ -27,16 +27,6 @@ EXPIRE_RESULTS_ID = "logdig-expire-athena-results"
 ABORT_UPLOADS_ID = "logdig-abort-incomplete-uploads"
 OUR_RULES = {EXPIRE_EVENTS_ID, EXPIRE_RESULTS_ID, ABORT_UPLOADS_ID}
 ATHENA_RESULTS_DAYS = 30
-
-
-def _optional(call: Any, *absent_codes: str) -> Any:
-    """A bucket sub-resource, or None when the bucket has none configured."""
-    try:
-        return call()
-    except ClientError as exc:
-        if missing(exc, *absent_codes):
-            return None
-        raise
 
 
 def _rule_key(rule: dict) -> tuple:
@@ -78,19 +68,19 @@ class LakeBucket:
                 ) from exc
             raise
         return {
-            "public_access": _optional(
+            "public_access": absent_as_none(
                 lambda: self.s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
                 "NoSuchPublicAccessBlockConfiguration",
             ),
-            "encryption": _optional(
+            "encryption": absent_as_none(
                 lambda: self.s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"],
                 "ServerSideEncryptionConfigurationNotFoundError",
             ),
-            "policy": _optional(
+            "policy": absent_as_none(
                 lambda: json.loads(self.s3.get_bucket_policy(Bucket=bucket)["Policy"]),
                 "NoSuchBucketPolicy",
             ),
-            "rules": _optional(
+            "rules": absent_as_none(
                 lambda: self.s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"],
                 "NoSuchLifecycleConfiguration",
             )
