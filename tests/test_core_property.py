@@ -32,7 +32,6 @@ weird_text = st.one_of(
     # long runs, past every field's limit and past the body cap
     st.builds(operator.mul, st.text(any_char, min_size=1, max_size=3),
               st.sampled_from([20, 64, 65, 257, 2049, 5000])),
-
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | weird_text
@@ -48,8 +47,6 @@ plausible = {
     "timestamp": st.datetimes().map(lambda d: d.isoformat()),
     "user_key": st.from_regex(USER_KEY_RE, fullmatch=True),
     "session_id": st.from_regex(ID_RE, fullmatch=True),
-    "current_page": weird_text.map(lambda t: "https://shop.example/" + t[:100]),
-    "referrer": weird_text.map(lambda t: "http://ref.example/?q=" + t[:100]),
     "outbound": st.booleans(),
     "props": st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True),
                              st.none() | st.booleans() | st.integers(-10**6, 10**6) | weird_text,
@@ -60,8 +57,23 @@ NUMBER_FIELDS = ("x", "y", "spent_milli_sec", "engaged_milli_sec", "load_count",
 for name in NUMBER_FIELDS:
     plausible[name] = st.integers(0, 5000)
 plausible["x"] = plausible["y"] = st.floats(-5000, 5000)
-for name in FIELDS:
-    plausible.setdefault(name, weird_text.map(lambda t: t[:30]))  # free text fields
+# Free-text limits from the event contract (characters).
+TEXT_LIMITS = {"token": 128, "link": 2048, "user_agent": 512, "utm_source": 256, "utm_medium": 256,
+               "utm_campaign": 256, "utm_term": 256, "utm_content": 256, "target_tag": 32,
+               "target_id": 256, "target_classes": 512, "target_text": 256, "page_title": 512,
+               "language": 35, "current_page": 2048, "referrer": 2048}
+URL_PREFIXES = {"current_page": "https://shop.example/", "referrer": "http://ref.example/?q="}
+
+
+def fitted(limit: int, prefix: str = ""):
+    """Odd text that fits the limit: short, or the whole limit of one (maybe 12-byte-escaped) char."""
+    room = limit - len(prefix)
+    short = weird_text.map(lambda t: prefix + t[:min(room, 100)])
+    return st.one_of(short, short, short, any_char.map(lambda c: prefix + c * room))
+
+
+for name, limit in TEXT_LIMITS.items():
+    plausible[name] = fitted(limit, URL_PREFIXES.get(name, ""))
 
 
 def field_value(name: str):
@@ -79,6 +91,13 @@ dirty_events = st.fixed_dictionaries(
 # One field far past the body cap (a 413 naming the body), on an otherwise clean event.
 huge_events = st.builds(lambda event, name: {**event, name: "\U0001F600" * 100_000},
                         clean_events, st.sampled_from(OPTIONAL))
+# Every text field at its full length in one character: fits a queue message or gets a 413
+# naming the event, depending on how wide the character escapes (up to 12 bytes).
+full_events = st.builds(
+    lambda event, char: {**event, **{name: URL_PREFIXES.get(name, "")
+                                     + char * (limit - len(URL_PREFIXES.get(name, "")))
+                                     for name, limit in TEXT_LIMITS.items()}},
+    clean_events, any_char)
 events = clean_events | dirty_events
 documents = st.one_of(
     events,
@@ -86,6 +105,7 @@ documents = st.one_of(
     st.lists(events, max_size=4).map(lambda evs: {"events": evs}),
     json_values,
     huge_events,
+    full_events,
 )
 
 
@@ -120,9 +140,10 @@ def test_any_body_gets_202_with_one_lake_line_per_event_or_a_json_4xx(pipeline, 
     body, content_type = request
     reply = client.post("/v1/logs", data=body, content_type=content_type)
     assert reply.status_code < 500, reply.data[:500]
-    event(f"status {reply.status_code}")  # shown by --hypothesis-show-statistics
     payload = reply.get_json(silent=True)
     assert isinstance(payload, dict), reply.data[:500]
+    # shown by --hypothesis-show-statistics: how often each outcome was exercised
+    event(f"{reply.status_code} {payload.get('error', {}).get('code', '')}")
 
     lake_dir = next(lake_dirs)
     summary = drain(queue, DirLake(lake_dir), OPTIONS)
