@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,9 +66,12 @@ class Aws:
 
     @cached_property
     def region(self) -> str:
-        region = self.session.region_name
+        # botocore reads AWS_DEFAULT_REGION and the profile; the other SDKs and the CLI v2 AWS_REGION.
+        region = self.session.region_name or os.environ.get("AWS_REGION")
         if not region:
-            raise DeployError("aws configuration", "no region: set AWS_REGION or a profile with a region")
+            raise DeployError(
+                "aws configuration", "no region: set AWS_REGION or AWS_DEFAULT_REGION, or a profile's region"
+            )
         return region
 
     @cached_property

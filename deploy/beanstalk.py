@@ -208,7 +208,14 @@ class Environment:
             instance_profile_not_ready,
         )
         self._wait("environment_exists")
-        self.on_url(f"http://{self._cname() or created.get('CNAME', '')}")
+        launched = self._describe() or created
+        if launched.get("Health") == "Red":
+            raise DeployError(
+                self.label,
+                "launched but unhealthy (Red); see why with: aws elasticbeanstalk describe-events "
+                f"--environment-name {self.names.environment}",
+            )
+        self.on_url(f"http://{launched.get('CNAME', '')}")
 
     def _update(self, new_version: bool, changed: dict, stale: list[str]) -> None:
         params: dict[str, Any] = {
@@ -228,11 +235,11 @@ class Environment:
         self.eb.terminate_environment(EnvironmentName=self.names.environment)
         self._wait("environment_terminated")
 
-    def _cname(self) -> str:
+    def _describe(self) -> dict:
         found = self.eb.describe_environments(
             ApplicationName=self.names.application, EnvironmentNames=[self.names.environment]
         )["Environments"]
-        return found[0].get("CNAME", "") if found else ""
+        return found[0] if found else {}
 
     def _wait(self, waiter: str) -> None:
         self.eb.get_waiter(waiter).wait(

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from deploy.aws import Aws, absent_as_none
+from deploy.errors import error_code
 from deploy.names import Names
 from deploy.plan import Action
 
 VERSION = "2012-10-17"
+PROFILE_SETTLE_SECONDS = 15
 
 
 def trust_policy(service: str) -> dict:
@@ -172,8 +176,15 @@ class Role:
         )
 
     def _create_profile(self) -> None:
-        self.iam.create_instance_profile(InstanceProfileName=self.name)
+        try:
+            self.iam.create_instance_profile(InstanceProfileName=self.name)
+        except ClientError as exc:
+            if error_code(exc) != "EntityAlreadyExists":  # left by a run that stopped halfway
+                raise
         self._add_role()
+        # EC2, which Beanstalk launches, sees a new profile seconds after IAM does; launching at
+        # once fails the environment later, out of reach of any retry of the API call.
+        self.aws.sleep(PROFILE_SETTLE_SECONDS)
 
     def _add_role(self) -> None:
         self.iam.add_role_to_instance_profile(InstanceProfileName=self.name, RoleName=self.name)

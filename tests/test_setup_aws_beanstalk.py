@@ -10,6 +10,7 @@ import setup_aws
 from deploy import bundles
 from deploy.beanstalk import newest_python_platform
 from deploy.errors import DeployError
+from deploy.iam import PROFILE_SETTLE_SECONDS
 from tests.test_setup_aws import ACCOUNT, QUEUE_ARN, REGION, Run, client, copy_sources
 
 APP = "logdig"
@@ -203,6 +204,7 @@ def test_collector_instance_profile_may_only_send_to_the_queue(collector):
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert (statement["Effect"], statement["Action"]) == ("Allow", "sqs:SendMessage")
     assert statement["Resource"] == QUEUE_ARN
+    assert collector.sleeps == [PROFILE_SETTLE_SECONDS]  # let EC2 see the new profile first
 
 
 def test_rerun_with_nothing_changed_reads_only(collector):
@@ -268,3 +270,14 @@ def test_beanstalk_errors_come_out_as_one_line(queue_first, capsys):
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"setup_aws.py deploy: error: beanstalk application {APP}: ")
     assert "access denied" in line
+
+
+def test_an_environment_that_launches_unhealthy_is_an_error(queue_first, capsys):
+    label = label_of(setup_aws.ROOT)
+    eb = Beanstalk().read(False, label, False, None).first_deploy(label)
+    operation, params, _ = eb.calls[-1]  # the look at the launched environment
+    eb.calls[-1] = (operation, params, {"Environments": [{**environment("Ready", label), "Health": "Red"}]})
+    run = Run(["deploy"], env=ENV_VARS, prepare=eb.stub)
+    assert run.rc == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"beanstalk environment {ENV}: launched but unhealthy (Red)" in line
