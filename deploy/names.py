@@ -129,9 +129,13 @@ class Names:
         return self.service
 
     @property
+    def environment_fits(self) -> bool:
+        return len(f"{self.service}-collector") <= EB_ENVIRONMENT_MAX
+
+    @property
     def environment(self) -> str:
         name = f"{self.service}-collector"
-        if len(name) > EB_ENVIRONMENT_MAX:
+        if not self.environment_fits:
             raise DeployError(
                 f"beanstalk environment {name}",
                 f"name longer than {EB_ENVIRONMENT_MAX} characters; shorten LOGDIG_SERVICE_NAME",

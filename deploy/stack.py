@@ -165,7 +165,9 @@ class Stack:
     def plan_destroy(self) -> Plan:
         # Everything deploy may have made, collector included, newest first.
         with self.aws.reads_only():
-            return build_plan(list(reversed(self.resources(b"", None, collector=True))), True)
+            # A service name too long for a Beanstalk environment never had a collector.
+            everything = self.resources(b"", None, collector=self.names.environment_fits)
+            return build_plan(list(reversed(everything)), destroying=True)
 
     def _plan_deploy(self) -> Plan:
         code = bundles.lambda_zip(self.root)

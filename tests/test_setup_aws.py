@@ -338,3 +338,14 @@ def test_planning_refuses_any_call_that_could_change_something(mock_aws):
     assert client("s3").list_buckets()["Buckets"] == []
     aws.client("s3").list_buckets()  # reads pass, and after planning everything does
     assert aws.calls == ["s3.ListBuckets"]
+
+
+def test_a_service_name_too_long_for_beanstalk_still_deploys_without_it_and_destroys(mock_aws, capsys):
+    env = {"LOGDIG_SERVICE_NAME": "a-rather-long-service-name-for-logs"}  # 35 + "-collector" > 40
+    full = Run(["deploy", "--dry-run"], env=env)
+    assert full.rc == 1
+    assert "shorten LOGDIG_SERVICE_NAME" in capsys.readouterr().err
+    assert Run(SKIP, env={**env, "LOGDIG_BUCKET": "long-name-lake"}).rc == 0
+    gone = Run(["destroy", "--delete-data"], env={**env, "LOGDIG_BUCKET": "long-name-lake"})
+    assert gone.rc == 0, gone.out
+    assert client("lambda").list_functions()["Functions"] == []
