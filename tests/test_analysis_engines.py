@@ -172,3 +172,26 @@ def test_spark_gives_the_same_answers_as_duckdb(case, spark, seeded, compacted, 
                                        opts(name, extra))
         assert frame.columns == columns
         same_rows([tuple(r) for r in frame.collect()], rows)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_job_writes_each_report_as_parquet_and_csv(spark, seeded, duck_answers, tmp_path,
+                                                         capsys):
+    import csv
+
+    from analysis import spark_job
+
+    lake, _ = seeded
+    spark_job.main(["--lake", str(lake.local_root), "--from", FIRST, "--to", LAST,
+                    "--out", str(tmp_path), "--reports", "sessions,traffic", "--bucket", "hour"])
+
+    assert "sessions: 1 rows" in capsys.readouterr().out
+    columns, rows = duck_answers["traffic-hour"]
+    [csv_file] = (tmp_path / "traffic" / "csv").glob("part-*.csv")
+    with csv_file.open() as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == columns
+    assert [tuple(r) for r in table[1:]] == [tuple(str(v) for v in row) for row in rows]
+    parquet = spark.read.parquet(str(tmp_path / "sessions" / "parquet")).collect()
+    same_rows([tuple(r) for r in parquet], duck_answers["sessions"][1])
