@@ -16,6 +16,7 @@ FRIENDLY = {
     "InvalidClientTokenId": "the AWS credentials are not valid",
     "ExpiredToken": "the AWS credentials have expired",
     "LimitExceeded": "an account quota is reached",
+    "301": "the bucket exists in another region; deploy to that region or name another bucket",
 }
 
 

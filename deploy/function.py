@@ -109,8 +109,9 @@ class DrainFunction:
         return found and found["Configuration"]
 
     def changed(self, current: dict) -> list[str]:
-        have = dict(current, Environment=current.get("Environment") or {"Variables": {}})
-        have["Environment"] = {"Variables": have["Environment"].get("Variables", {})}
+        # Lambda leaves Environment out altogether when a function has no variables.
+        variables = (current.get("Environment") or {}).get("Variables", {})
+        have = {**current, "Environment": {"Variables": variables}}
         return [key for key, want in self.configuration().items() if have.get(key) != want]
 
     def diff(self, current: dict | None) -> list[Action]:
