@@ -6,6 +6,8 @@ acknowledged events wait in the durable queue and are drained on the next start.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -42,6 +44,19 @@ def banner(settings: Settings) -> str:
             f"queue: {queue}\nlake:  {lake}\nCtrl-C to stop.")
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def stop_with_parent(parent: int) -> None:
+    """Run in each child before exec: if this process dies without stopping its children
+    (SIGKILL, the OOM killer), Linux sends them SIGTERM, so no orphan keeps serving the port."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main() -> int:
     try:
         settings = load_settings()
@@ -53,8 +68,10 @@ def main() -> int:
     print(banner(settings), file=sys.stderr, flush=True)
     # Own sessions: the terminal's Ctrl-C reaches only this process, which then asks both
     # children for a graceful stop (gunicorn treats SIGINT as a quick one).
-    children = [subprocess.Popen(cmd, env=env, start_new_session=True) for cmd in
-                (gunicorn_command(settings), [sys.executable, "-m", "lambda_sqs_to_s3.timer"])]
+    children = [subprocess.Popen(cmd, env=env, start_new_session=True,
+                                 preexec_fn=functools.partial(stop_with_parent, os.getpid()))
+                for cmd in (gunicorn_command(settings),
+                            [sys.executable, "-m", "lambda_sqs_to_s3.timer"])]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         children[0].wait()
