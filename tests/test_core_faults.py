@@ -383,15 +383,22 @@ def test_a_failed_batch_fails_exactly_the_requests_that_had_events_in_it(tmp_pat
 # --------------------------------------------- (d) SIGKILL of local mode after acks
 
 
-def kill_tree(process: subprocess.Popen) -> None:
-    """SIGKILL `python -m app` and its children (gunicorn with its workers, the drain timer).
+def children(process: subprocess.Popen) -> list[int]:
+    """`python -m app`'s children: gunicorn (its workers in its process group) and the drain timer.
+    They run in sessions of their own, so each is also a process group id."""
+    return [int(pid) for pid in
+            Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
 
-    The children run in their own sessions, so each is a process group of its own.
-    """
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-    for child in map(int, children):
-        with contextlib.suppress(ProcessLookupError):  # a child that already exited
-            os.killpg(child, signal.SIGKILL)
+
+def kill_groups(groups: list[int], sig: int = signal.SIGKILL) -> None:
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            os.killpg(group, sig)
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL `python -m app` and every process under it, as a power cut would."""
+    kill_groups(children(process))
     process.kill()
     process.wait()
 
@@ -414,6 +421,25 @@ def test_sigkill_right_after_acks_loses_no_acknowledged_event(make_local_server,
     # THEN every acknowledged event is in the lake, once
     assert Counter(e["event_id"] for e in second.lake_events()) == Counter(acked)
     assert sorted(acked) == ids(events)
+
+
+def test_sigkill_of_local_mode_leaves_no_orphan_serving(make_local_server):
+    # GIVEN local mode running
+    server = make_local_server()
+    groups = children(server.process)
+    try:
+        # WHEN only its main process is SIGKILLed (the OOM killer, kill -9)
+        server.process.kill()
+        server.process.wait()
+        # THEN its children stop too, within a few seconds: the port no longer answers
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(Path(f"/proc/{g}").exists() for g in groups):
+            time.sleep(0.1)
+        alive = [g for g in groups if Path(f"/proc/{g}").exists()
+                 and "Z" not in Path(f"/proc/{g}/stat").read_text().split()[2]]
+        assert alive == []
+    finally:
+        kill_groups(groups)
 
 
 # -------------------------------------------------- (e) unparseable queue messages
