@@ -10,7 +10,8 @@ from botocore.parsers import ResponseParserError
 
 # Causes worth a plainer sentence than AWS's own message.
 FRIENDLY = {
-    "BucketAlreadyExists": "the bucket name is taken by another account; choose another LOGDIG_SERVICE_NAME",
+    "BucketAlreadyExists": "the bucket name is taken by another account; "
+    "choose another with LOGDIG_BUCKET (or LOGDIG_SERVICE_NAME)",
     "AccessDenied": "access denied: the credentials in use may not do this",
     "AccessDeniedException": "access denied: the credentials in use may not do this",
     "InvalidClientTokenId": "the AWS credentials are not valid",
