@@ -2,11 +2,11 @@
 
 Sessions of returning users (several sessions per user_key), SPA navigation across pages with
 query strings and fragments, clicks with coordinates on documents of several widths, heartbeats,
-page_leave with engaged time, conversions, UTM-tagged landings and referrers, sessions that run
-across midnight UTC, and duplicate deliveries (identical copies, and client retries received a
-few seconds later, sometimes on the next day). Rows are built by DuckDB (vectorised, so 10 million
-events take minutes, not hours); objects are written with the core's own lake_layout, so keys
-and bytes are what the batcher writes.
+page_leave with engaged time, conversions with props of several JSON types, UTM-tagged landings
+and referrers, sessions that run across midnight UTC, and duplicate deliveries (identical copies,
+and client retries received a few seconds later, sometimes on the next day). Rows are built by
+DuckDB (vectorised, so 10 million events take minutes, not hours); objects are written with the
+core's own lake_layout, so keys and bytes are what the batcher writes.
 
     python -m tests.lakegen --events 100000 --lake /tmp/lake
 """
@@ -69,9 +69,9 @@ SELECT
   CASE WHEN k = 0 AND j = 0 THEN list_extract($referrers, referrer_no + 1) END AS referrer,
   CASE WHEN k = 0 AND j = 0 AND utm_no >= 3 THEN list_extract($utm, utm_no - 2) END AS utm,
   list_extract($widths, width_no + 1) AS document_width,
-  CASE WHEN j >= 3 THEN CAST(hash($seed, sid, k, j, 12) % list_extract($widths, width_no + 1)
+  CASE WHEN event_type = 'click' THEN CAST(hash($seed, sid, k, j, 12) % list_extract($widths, width_no + 1)
     AS DOUBLE) + 0.5 END AS x,
-  CASE WHEN j >= 3 THEN CAST(hash($seed, sid, k, j, 13) % 3000 AS DOUBLE) END AS y,
+  CASE WHEN event_type = 'click' THEN CAST(hash($seed, sid, k, j, 13) % 3000 AS DOUBLE) END AS y,
   CASE WHEN j IN (1, 2) THEN CAST(hash($seed, sid, k, 14) % (step_s * 1000) AS BIGINT) END
     AS engaged_milli_sec,
   CASE WHEN j IN (1, 2) THEN CAST(step_s * 1000 AS BIGINT) END AS spent_milli_sec
@@ -97,8 +97,11 @@ SELECT strftime(received_ts, '%Y-%m-%d') AS dt, received_ts,
     document_width: document_width, document_height: 3000,
     screen_width: document_width, screen_height: 900,
     utm_source: utm[1], utm_medium: utm[2], utm_campaign: utm[3],
-    target_tag: CASE WHEN j >= 3 THEN 'a' END, outbound: CASE WHEN j >= 3 THEN false END,
+    target_tag: CASE WHEN event_type = 'click' THEN 'a' END,
+    outbound: CASE WHEN event_type = 'click' THEN false END,
     page_title: 'Shop', language: 'en',
+    props: CASE WHEN event_type = 'conversion' THEN json_object('value', (sid % 200) + 0.5,
+      'currency', 'EUR', 'gift', sid % 3 = 0) END,
     received_at: strftime(received_ts, '%Y-%m-%dT%H:%M:%S.%gZ'),
     client_ip: '192.0.2.0'
   }}), ',"[a-z_]+":null', '', 'g') AS line

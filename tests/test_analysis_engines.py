@@ -195,3 +195,35 @@ def test_spark_job_writes_each_report_as_parquet_and_csv(spark, seeded, duck_ans
     assert [tuple(r) for r in table[1:]] == [tuple(str(v) for v in row) for row in rows]
     parquet = spark.read.parquet(str(tmp_path / "sessions" / "parquet")).collect()
     same_rows([tuple(r) for r in parquet], duck_answers["sessions"][1])
+
+
+PROPS_SQL = ("SELECT DISTINCT event_id, props['value'] AS value, props['currency'] AS currency, "
+             "props['gift'] AS gift FROM lake_events WHERE event_type = 'conversion' "
+             "ORDER BY event_id")
+
+
+def duck_props(lake, tmp_path):
+    con = duck.connect()
+    days = lake_files.plan(lake, FIRST, LAST, tmp_path)
+    duck.create_view(con, *lake_files.local_files(lake, days, tmp_path))
+    return con.execute(PROPS_SQL).fetchall()
+
+
+def test_props_survive_compaction(seeded, compacted, tmp_path):
+    lake, _ = seeded
+    rows = duck_props(lake, tmp_path)
+    assert rows and all(value.endswith(".5") and currency == "EUR" and gift in ("true", "false")
+                        for _, value, currency, gift in rows)
+    assert duck_props(compacted, tmp_path) == rows
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_reads_props_like_duckdb(spark, seeded, compacted, tmp_path):
+    from analysis import spark_job
+
+    lake, _ = seeded
+    expected = duck_props(lake, tmp_path)
+    for root in (lake.local_root, compacted.local_root):
+        spark_job.create_view(spark, spark_job.HadoopLake(spark, str(root)), FIRST, LAST)
+        assert [tuple(r) for r in spark.sql(PROPS_SQL).collect()] == expected

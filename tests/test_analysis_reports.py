@@ -7,10 +7,11 @@ A2 = e6 (user A again 48 minutes later: a new session, a bounce), B1 = f1..f5 (u
 """
 
 import json
+import shutil
 
 import pytest
 
-from analysis import duck, lake_files, reports
+from analysis import compact, duck, lake_files, reports
 from analysis.__main__ import main
 from tests.lakegen import write_events
 
@@ -33,7 +34,8 @@ EVENTS = [
     ev("e2", "click", "2026-11-22T23:52:00.000Z", HOME, x=640, y=150, document_width=1280),
     ev("e3", "page_leave", "2026-11-22T23:55:00.000Z", HOME, engaged_milli_sec=30000),
     E4, E4, {**E4, "received_at": "2026-11-23T00:10:03.000Z"},
-    ev("e5", "conversion", "2026-11-23T00:12:00.000Z", PRICING),
+    ev("e5", "conversion", "2026-11-23T00:12:00.000Z", PRICING,
+       props={"value": 49.5, "plan": "pro", "trial": False, "ref": None}),
     ev("e6", "page_view", "2026-11-23T01:00:00.000Z", HOME, referrer="",
        utm_source="newsletter", utm_medium="email", utm_campaign="nov"),
     ev("f1", "page_view", "2026-11-23T10:00:00.000Z", PRICING + "?utm_source=twitter", user=B,
@@ -220,3 +222,20 @@ def test_compacting_a_day_without_ndjson_says_so(hand_lake, capsys):
     with pytest.raises(SystemExit):
         main(["compact", "--date", "2026-01-01", "--lake", hand_lake.url])
     assert "no NDJSON objects for dt=2026-01-01" in capsys.readouterr().err
+
+
+def test_compaction_keeps_every_field_and_props_as_strings(hand_lake, tmp_path):
+    import pyarrow.parquet as pq
+
+    shutil.copytree(hand_lake.local_root, tmp_path, dirs_exist_ok=True)
+    lake = lake_files.open_lake(tmp_path.as_uri(), "events/")
+    summary = compact.compact_day(lake, "2026-11-23")
+
+    assert summary["events"] == 9  # e4's three deliveries became one row
+    rows = pq.read_table(tmp_path / summary["key"]).to_pylist()
+    e5 = next(r for r in rows if r["event_id"] == "e5")
+    assert dict(e5["props"]) == {"value": "49.5", "plan": "pro", "trial": "false", "ref": None}
+    f3 = next(r for r in rows if r["event_id"] == "f3")
+    assert (f3["x"], f3["y"], f3["document_width"], f3["user_key"]) == (1000.5, 410.0, 1920, B)
+    e4 = next(r for r in rows if r["event_id"] == "e4")
+    assert e4["received_at"] == "2026-11-23T00:10:00.000Z"  # the earliest delivery is kept
