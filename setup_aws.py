@@ -12,7 +12,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -22,10 +22,11 @@ from deploy.errors import DeployError
 from deploy.stack import Options, Stack
 
 ROOT = Path(__file__).resolve().parent
+DEFAULTS = Options()
 SCHEDULE_RE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
 
 
-def _bounded(lo: int, hi: int):
+def _bounded(lo: int, hi: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         try:
             value = int(raw)
@@ -54,15 +55,26 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_argument(
         "--skip-collector", action="store_true", help="everything but the Beanstalk collector"
     )
-    deploy.add_argument("--lambda-memory", type=_bounded(128, 10240), default=256, metavar="MB")
+    deploy.add_argument(
+        "--lambda-memory",
+        type=_bounded(128, 10240),
+        default=DEFAULTS.lambda_memory_mb,
+        metavar="MB",
+        help="batcher memory (default %(default)s)",
+    )
     deploy.add_argument(
         "--lambda-timeout",
         type=_bounded(35, 900),
-        default=120,
+        default=DEFAULTS.lambda_timeout_seconds,
         metavar="SECONDS",
-        help="the batcher stops 30 s before this to leave time to store (default 120)",
+        help="the batcher stops 30 s before this to leave time to store (default %(default)s)",
     )
-    deploy.add_argument("--schedule", type=_schedule, default="rate(5 minutes)")
+    deploy.add_argument(
+        "--schedule",
+        type=_schedule,
+        default=DEFAULTS.schedule,
+        help="how often the batcher runs (default %(default)s)",
+    )
     deploy.add_argument(
         "--expire-events-days",
         type=_bounded(1, 36500),
@@ -70,7 +82,9 @@ def parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="delete lake objects this many days old (default: keep forever)",
     )
-    deploy.add_argument("--instance-type", default="t3.micro", help="collector EC2 type")
+    deploy.add_argument(
+        "--instance-type", default=DEFAULTS.instance_type, help="collector EC2 type (default %(default)s)"
+    )
     destroy = commands.add_parser("destroy", help="remove what deploy created")
     destroy.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     destroy.add_argument("--delete-data", action="store_true", help="also empty and delete the lake bucket")

@@ -349,3 +349,18 @@ def test_a_service_name_too_long_for_beanstalk_still_deploys_without_it_and_dest
     gone = Run(["destroy", "--delete-data"], env={**env, "LOGDIG_BUCKET": "long-name-lake"})
     assert gone.rc == 0, gone.out
     assert client("lambda").list_functions()["Functions"] == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        ([*SKIP, "--schedule", "every 5 minutes"], "is not an EventBridge schedule"),
+        ([*SKIP, "--lambda-timeout", "20"], "20 is not between 35 and 900"),
+        ([*SKIP, "--lambda-memory", "lots"], "'lots' is not a whole number"),
+    ],
+)
+def test_bad_options_are_refused_before_any_aws_call(argv, complaint, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        setup_aws.main(argv, out=io.StringIO(), env={})
+    assert stopped.value.code == 2
+    assert complaint in capsys.readouterr().err
