@@ -19,6 +19,11 @@ def sql_literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _sequence(start: str, stop: str, step: str) -> str:
+    """Spark's and Trino's sequence(): an inclusive BIGINT array."""
+    return f"sequence(CAST({start} AS BIGINT), CAST({stop} AS BIGINT), CAST({step} AS BIGINT))"
+
+
 @dataclass
 class Dialect:
     """One engine's spelling; `param` renders a report option (a literal, or a placeholder)."""
@@ -69,8 +74,8 @@ class DuckDB(Dialect):
 class Spark(Dialect):
     """Spark SQL; the session must run with spark.sql.session.timeZone=UTC (spark_job sets it)."""
 
-    def __init__(self):
-        super().__init__("spark")
+    def __init__(self, name: str = "spark"):
+        super().__init__(name)
 
     def epoch_ms(self, iso):
         return f"unix_millis(CAST({iso} AS TIMESTAMP))"
@@ -79,8 +84,7 @@ class Spark(Dialect):
         return f"CAST(unix_timestamp(CAST({date} AS DATE)) AS BIGINT)"
 
     def series(self, start, stop, step, column):
-        seq = f"sequence(CAST({start} AS BIGINT), CAST({stop} AS BIGINT), CAST({step} AS BIGINT))"
-        return f"(SELECT explode({seq}) AS {column})"
+        return f"(SELECT explode({_sequence(start, stop, step)}) AS {column})"
 
     def iso_seconds(self, epoch_s):
         return f"from_unixtime({epoch_s}, \"yyyy-MM-dd'T'HH:mm:ss'Z'\")"
@@ -103,8 +107,7 @@ class Athena(Dialect):
         return f"CAST(to_unixtime(CAST(CAST({date} AS DATE) AS TIMESTAMP)) AS BIGINT)"
 
     def series(self, start, stop, step, column):
-        seq = f"sequence(CAST({start} AS BIGINT), CAST({stop} AS BIGINT), CAST({step} AS BIGINT))"
-        return f"(SELECT {column} FROM UNNEST({seq}) AS t({column}))"
+        return f"(SELECT {column} FROM UNNEST({_sequence(start, stop, step)}) AS t({column}))"
 
     def iso_seconds(self, epoch_s):
         return f"format_datetime(from_unixtime({epoch_s}, 'UTC'), 'yyyy-MM-dd''T''HH:mm:ss''Z''')"
@@ -114,7 +117,7 @@ class Zeppelin(Spark):
     """Spark SQL in a Zeppelin paragraph: options become dynamic-form fields with defaults."""
 
     def __init__(self):
-        Dialect.__init__(self, "zeppelin")
+        super().__init__("zeppelin")
 
     def param(self, name, value):
         self.placeholders.append(name)
