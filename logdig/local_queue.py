@@ -35,9 +35,13 @@ CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (visible_at, id);
 
 class LocalQueue:
     def __init__(self, path: Path, visibility_timeout: float = 300,
-                 clock: Callable[[], float] = time.time, poll_seconds: float = 0.2):
+                 clock: Callable[[], float] = time.time, poll_seconds: float = 0.2,
+                 busy_timeout: float = 30):
         self.path = Path(path)
         self.visibility_timeout = visibility_timeout
+        # How long to wait for another process's write lock before giving up with
+        # QueueUnavailable: a collector must answer 503 in its retry time, not hang.
+        self.busy_timeout = busy_timeout
         self.clock = clock
         self.poll_seconds = poll_seconds
         self._local = threading.local()
@@ -51,7 +55,7 @@ class LocalQueue:
         # One connection per thread and process: sqlite3 connections must not cross either.
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             self._local.conn, self._local.pid = conn, os.getpid()

@@ -109,6 +109,7 @@ def make_queue(settings) -> Queue:
     if settings.local_queue:
         from logdig.local_queue import LocalQueue
 
-        return LocalQueue(settings.queue_path, settings.visibility_timeout_seconds)
+        return LocalQueue(settings.queue_path, settings.visibility_timeout_seconds,
+                          busy_timeout=settings.queue_retry_seconds)
     sqs = aws.client("sqs", settings.aws_region)
     return SqsQueue(settings.queue_url, sqs, settings.queue_retry_seconds)
