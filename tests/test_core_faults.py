@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -190,6 +191,26 @@ def test_local_queue_unwritable_answers_503_then_recovers(tmp_path):
     assert client.post("/v1/logs", json=events).status_code == 202
     lake = DirLake(tmp_path / "lake")
     drain(LocalQueue(tmp_path / "queue.sqlite3"), lake, OPTIONS)
+    assert ids(read_lake_events(tmp_path / "lake")) == ids(events)
+
+
+def test_local_queue_locked_by_another_process_answers_503_then_recovers(tmp_path):
+    # GIVEN local mode's queue file held under an exclusive lock by another connection
+    path = tmp_path / "queue.sqlite3"
+    LocalQueue(path)  # create it
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    client = collector(tmp_path)  # queue_retry_seconds=0.5: give up on the lock after that
+    events = clicks(3)
+    try:
+        assert_503_nothing_accepted(client.post("/v1/logs", json=events))
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+    # WHEN the lock is released, THEN the same request is accepted and queued exactly once
+    assert client.post("/v1/logs", json=events).status_code == 202
+    drain(LocalQueue(path), DirLake(tmp_path / "lake"), OPTIONS)
     assert ids(read_lake_events(tmp_path / "lake")) == ids(events)
 
 
