@@ -70,6 +70,12 @@ def test_collected_events_land_in_sha256_named_gzip_ndjson_objects(wire):
     assert [r.status_code for r in replies] == [202, 202, 202]
     acked = [i for r in replies for i in r.get_json()["event_ids"]]
     assert acked == [e["event_id"] for e in events]
+    # and a page still running the original tracker form-posts to the root
+    legacy = client.post("/", data={"token": "t1", "current_page": "https://old.example/a",
+                                    "link": "https://old.example/b", "x": "12", "y": "34.5",
+                                    "user_key": "B" * 20, "load_count": "2"})
+    assert legacy.status_code == 202
+    (legacy_id,) = legacy.get_json()["event_ids"]
     assert queue_counts(wire)[0] >= 1
 
     # WHEN the Lambda handler runs with a context whose clock runs down
@@ -89,10 +95,13 @@ def test_collected_events_land_in_sha256_named_gzip_ndjson_objects(wire):
         lines = ndjson_events(data)
         assert {received_date(e) for e in lines} == {match["date"]}
         lake.extend(lines)
-    assert sorted(e["event_id"] for e in lake) == sorted(acked)
-    assert summary["events"] == len(events) and summary["bad_messages"] == 0
+    assert sorted(e["event_id"] for e in lake) == sorted([*acked, legacy_id])
+    assert summary["events"] == len(events) + 1 and summary["bad_messages"] == 0
+    (old,) = [e for e in lake if e["event_id"] == legacy_id]
+    assert (old["event_type"], old["x"], old["y"], old["load_count"]) == ("click", 12, 34.5, 2)
     # enriched on the way, client fields untouched
     sent = {e["event_id"]: e for e in events}
+    sent[legacy_id] = {"token": "t1", "current_page": "https://old.example/a", "user_key": "B" * 20}
     for event in lake:
         assert event["client_ip"] == "127.0.0.0" and event["v"] == 1
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["received_at"])
