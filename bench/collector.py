@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -330,12 +331,13 @@ class Bench:
         process = self.start(system, size, port)
         try:
             warm = self.wrk(url, body, self.args.warmup)
-            before = self.tally.events_sent[queue]
+            before, cpu_before = self.tally.events_sent[queue], cpu_now(process.pid)
             load = self.wrk(url, body, self.args.duration)
             queued = self.tally.events_sent[queue] - before
+            cpu = {k: v - cpu_before[k] for k, v in cpu_now(process.pid).items()}
         finally:
             stop(process)
-        row = {"system": system, "size": size, "load": load}
+        row = {"system": system, "size": size, "load": load, "cpu": cpu}
         if system != "nginx":
             # +1: the POST that found the server ready
             row.update(acked=(warm.requests + load.requests + 1) * size,
@@ -352,6 +354,29 @@ class Bench:
         s3.create_bucket(Bucket=bucket)
         queue = SqsQueue(self.queue_url(system, size), self.client("sqs"))
         return drain(queue, S3Lake(bucket, s3), DrainOptions(min_messages=1, margin_seconds=0))
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by a process and its live descendants (Linux /proc)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):  # a process may end while we look
+            stat = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(stat[11]) + int(stat[12])) / CLOCK_TICKS  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+    return total
+
+
+def cpu_now(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the server's processes, of this process (moto and its counter),
+    and of the finished children (wrk: the only ones that end while a server runs)."""
+    return {"server": tree_cpu_seconds(server_pid), "queue": time.process_time(),
+            "wrk": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])}
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -397,8 +422,9 @@ def print_throughput(rows: list[dict]) -> None:
         queued = f"{r['queued_per_second']:.0f}" if "queued_per_second" in r else "-"
         errors = ", ".join(f"{k}={v}" for k, v in load.errors.items()) or "none"
         x_original, x_nginx = ratio_cells(by, r)
+        latency = f"{load.p50_ms:>8.1f} {load.p99_ms:>8.1f}" if load.requests else f"{'-':>8} {'-':>8}"
         print(f"{r['system']:<9} {r['size']:>6} {load.per_second:>8.0f} {acked_per_second(r):>9.0f} "
-              f"{queued:>9} {x_original:>10} {x_nginx:>8} {load.p50_ms:>8.1f} {load.p99_ms:>8.1f}  {errors}")
+              f"{queued:>9} {x_original:>10} {x_nginx:>8} {latency}  {errors}")
     print("events/s: acknowledged (2xx) x events per request; queued/s: events the queue took in the "
           "same window;\nx original divides by the larger of the original's two figures")
 
@@ -428,6 +454,21 @@ def print_sqs(tally: SqsTally, rows: list[dict]) -> None:
         cells = " ".join(f"{f'{calls:.0f} / {billed:.0f}':>17}" for calls, billed in figures.values())
         print(f"{r['system']:<9} {r['size']:>6} {r['acked']:>7} {r['drain']['events']:>7} "
               f"{per_event:>7.0f}  {cells}")
+
+
+def print_cpu(rows: list[dict]) -> None:
+    """Where the machine's CPU went in each measured window: the share the server got is its
+    real limit when the queue endpoint and the load generator run on the same cores."""
+    print(f"\nCPU seconds in the measured window ({os.cpu_count()} CPUs; other load on the machine "
+          "is not shown)")
+    print(f"{'system':<9} {'ev/req':>6} {'window':>7} {'server':>7} {'queue':>7} {'wrk':>7} "
+          f"{'server us/event':>16}")
+    for r in rows:
+        cpu, load = r["cpu"], r["load"]
+        events = load.requests * r["size"]
+        per_event = f"{cpu['server'] * 1e6 / events:.0f}" if events else "-"
+        print(f"{r['system']:<9} {r['size']:>6} {load.seconds:>7.1f} {cpu['server']:>7.1f} "
+              f"{cpu['queue']:>7.1f} {cpu['wrk']:>7.1f} {per_event:>16}")
 
 
 def verdicts(tally: SqsTally, rows: list[dict]) -> list[str]:
@@ -500,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     print_throughput(rows)
     print_sqs(tally, rows)
+    print_cpu(rows)
     lines = verdicts(tally, rows)
     print("\n" + "\n".join(lines))
     return 1 if any(line.startswith("FAIL") for line in lines) else 0
