@@ -52,6 +52,7 @@ class Summary:
     objects: int = 0
     bytes: int = 0
     bad_messages: int = 0
+    duplicates: int = 0
     seconds: float = 0.0
 
 
@@ -71,6 +72,8 @@ def drain(queue: Queue, lake: Lake, options: DrainOptions = DrainOptions(),
             pending = []
         else:
             summary.reason = "time budget reached; the rest stays queued"
+            if pending:  # a sample received to check its age: hand it back, do not hide it
+                queue.release(pending)
     summary.seconds = round(time.monotonic() - started, 3)
     if summary.messages or pending is not None:  # idle ticks stay out of the log
         emit(log, "drain", **asdict(summary))
@@ -125,6 +128,7 @@ def _store(messages: list[Message], queue: Queue, lake: Lake, options: DrainOpti
             bad.append((message, str(exc)))
         else:
             good.extend(pairs)
+    good = _first_of_each_event(good, summary)
     for date, lines in sorted(group_by_date(good).items()):
         for run in split_by_size(lines, options.max_object_bytes):
             data = object_bytes(run)
@@ -139,6 +143,21 @@ def _store(messages: list[Message], queue: Queue, lake: Lake, options: DrainOpti
     summary.messages += len(messages)
     summary.events += len(good)
     summary.bad_messages += len(bad)
+
+
+def _first_of_each_event(pairs: list[tuple[str, dict]], summary: Summary) -> list[tuple[str, dict]]:
+    """Drop repeats of an event_id within one round: a tracker resending a batch whose answer it
+    never saw (the page was closing) makes them. Repeats across rounds stay for the reports."""
+    seen: set = set()
+    unique = []
+    for line, event in pairs:
+        event_id = event.get("event_id")
+        if event_id is not None and event_id in seen:
+            summary.duplicates += 1
+            continue
+        seen.add(event_id)
+        unique.append((line, event))
+    return unique
 
 
 def _keep_bad(message: Message, reason: str, lake: Lake, options: DrainOptions, now) -> None:

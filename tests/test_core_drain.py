@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import uuid
 
 import boto3
 import pytest
@@ -15,9 +16,10 @@ from logdig.packing import dumps
 from logdig.queues import SqsQueue
 
 
-def body(*received_at: str) -> str:
-    return "".join(dumps({"event_type": "click", "event_id": f"id-{at}", "received_at": at}) + "\n"
-                   for at in received_at)
+def body(*received_at: str, ids: list[str] | None = None) -> str:
+    ids = ids or [str(uuid.uuid4()) for _ in received_at]
+    return "".join(dumps({"event_type": "click", "event_id": event_id, "received_at": at}) + "\n"
+                   for event_id, at in zip(ids, received_at, strict=True))
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def lake_lines(lake: S3Lake, prefix: str = "events/") -> dict[str, list[dict]]:
 
 def test_below_threshold_and_young_nothing_moves(parts):
     queue, lake = parts
-    queue.send_batch([body("2026-11-23T10:00:00.000Z")] * 3)
+    queue.send_batch([body("2026-11-23T10:00:00.000Z") for _ in range(3)])
     summary = drain(queue, lake, DrainOptions(min_messages=100, max_wait_seconds=3600))
     assert summary["messages"] == 0 and "below the threshold" in summary["reason"]
     assert queue.depth() == 3 and lake.keys() == []
@@ -40,7 +42,7 @@ def test_below_threshold_and_young_nothing_moves(parts):
 
 def test_a_waiting_queue_below_threshold_drains_once_old_enough(parts):
     queue, lake = parts
-    queue.send_batch([body("2026-11-23T10:00:00.000Z")] * 3)
+    queue.send_batch([body("2026-11-23T10:00:00.000Z") for _ in range(3)])
     summary = drain(queue, lake, DrainOptions(min_messages=100, max_wait_seconds=0, wait_seconds=0))
     assert (summary["messages"], summary["events"], summary["objects"]) == (3, 3, 1)
     assert queue.depth() == 0
@@ -49,8 +51,8 @@ def test_a_waiting_queue_below_threshold_drains_once_old_enough(parts):
 def test_a_full_queue_drains_into_one_object_per_date(parts):
     queue, lake = parts
     dates = ["2026-11-23T23:59:59.999Z", "2026-11-24T00:00:00.000Z"]
-    queue.send_batch([body(*dates)] * 10)
-    queue.send_batch([body(*dates)] * 5)
+    queue.send_batch([body(*dates) for _ in range(10)])
+    queue.send_batch([body(*dates) for _ in range(5)])
     summary = drain(queue, lake, DrainOptions(min_messages=10, wait_seconds=0))
     objects = lake_lines(lake)
     assert sorted(key.split("/")[1] for key in objects) == ["dt=2026-11-23", "dt=2026-11-24"]
@@ -61,7 +63,7 @@ def test_a_full_queue_drains_into_one_object_per_date(parts):
 def test_the_time_budget_leaves_the_rest_queued(parts):
     queue, lake = parts
     for _ in range(3):
-        queue.send_batch([body("2026-11-23T10:00:00.000Z")] * 10)
+        queue.send_batch([body("2026-11-23T10:00:00.000Z") for _ in range(10)])
     budget = iter([100, 5])  # seconds left: one receive, then the margin is reached
     summary = drain(queue, lake, DrainOptions(min_messages=1, margin_seconds=10, wait_seconds=0),
                     remaining=lambda: next(budget, 0))
@@ -99,7 +101,7 @@ def test_lambda_handler_drains_with_settings_from_the_environment(parts, monkeyp
     monkeypatch.setenv("LOGDIG_BUCKET", s3_bucket)
     monkeypatch.setenv("LOGDIG_MIN_MESSAGES", "2")
     handler._parts.cache_clear()
-    queue.send_batch([body("2026-11-23T10:00:00.000Z", "2026-11-23T10:00:01.000Z")] * 2)
+    queue.send_batch([body("2026-11-23T10:00:00.000Z", "2026-11-23T10:00:01.000Z") for _ in range(2)])
     try:
         summary = handler.lambda_handler({}, FakeContext(300_000))
     finally:
@@ -107,3 +109,16 @@ def test_lambda_handler_drains_with_settings_from_the_environment(parts, monkeyp
     assert (summary["messages"], summary["events"], summary["objects"]) == (2, 4, 1)
     assert set(summary) >= {"messages", "events", "objects", "bytes", "seconds"}
     assert len(next(iter(lake_lines(lake).values()))) == 4
+
+
+def test_a_batch_delivered_twice_lands_once(parts):
+    # GIVEN the same events queued twice (a tracker resent a batch whose answer it never saw)
+    queue, lake = parts
+    twice = body("2026-11-23T10:00:00.000Z", "2026-11-23T10:00:01.000Z", ids=["a", "b"])
+    queue.send_batch([twice, twice])
+    # WHEN one drain round takes both copies
+    summary = drain(queue, lake, DrainOptions(min_messages=1, wait_seconds=0))
+    # THEN each event_id is one lake line, and the repeats are counted
+    (events,) = lake_lines(lake).values()
+    assert sorted(e["event_id"] for e in events) == ["a", "b"]
+    assert (summary["events"], summary["duplicates"], queue.depth()) == (2, 2, 0)
