@@ -99,7 +99,8 @@ class Stack:
         }
         options = {(beanstalk.ENV_NAMESPACE, k): v for k, v in variables.items()}
         options[(EB_LAUNCH, "IamInstanceProfile")] = self.names.collector_role
-        options[(EB_LAUNCH, "InstanceType")] = self.options.instance_type
+        options[(EB_LAUNCH, "DisableIMDSv1")] = "true"  # IMDSv2 only, which needs a launch template
+        options[("aws:ec2:instances", "InstanceTypes")] = self.options.instance_type
         options[("aws:elasticbeanstalk:environment", "EnvironmentType")] = "SingleInstance"
         options[("aws:elasticbeanstalk:application", "Application Healthcheck URL")] = "/healthz"
         return options

@@ -42,7 +42,8 @@ def option_settings(url: str) -> list[dict]:
     launch = "aws:autoscaling:launchconfiguration"
     settings = [
         (launch, "IamInstanceProfile", "logdig-collector"),
-        (launch, "InstanceType", "t3.micro"),
+        (launch, "DisableIMDSv1", "true"),
+        ("aws:ec2:instances", "InstanceTypes", "t3.micro"),
         ("aws:elasticbeanstalk:application", "Application Healthcheck URL", "/healthz"),
         (env, "LOGDIG_AWS_REGION", REGION),
         (env, "LOGDIG_LAKE_PREFIX", "events/"),
