@@ -45,7 +45,7 @@
   var cut = function (s, n) { return s == null ? undefined : String(s).slice(0, n); };
 
   var loadCount = 0, lastUrl, referrer = d.referrer, engaged = 0, visibleSince = 0, left = 0;
-  var busy = 0, timer = 0, backoff = 0, down = 0, inflight = {};
+  var busy = 0, timer = 0, backoff = 0, down = 0, inflight = {}, own = {}, born = Date.now();
 
   var sessionId = function () {
     var now = Date.now(), s = load('session');
@@ -82,17 +82,20 @@
     if (off()) return;
     var q = queue(), e = build(type, extra), over;
     q.push({ e: e });
+    own[e.event_id] = 1;
     over = q.length - maxQueue;
     if (over > 0) { q.splice(0, over); save('dropped', (load('dropped') || 0) + over); }
     save('queue', q);
     log(type, e);
     schedule(batchMs);
   };
-  var pick = function (q, now) {
+  // mine: only this page's events and the backlog it found, not those of a page shown after it.
+  var pick = function (q, now, mine) {
     var out = [], len = 0;
     q.forEach(function (r) {
       var s = JSON.stringify(r.e);
-      if (!r.h && !(r.l > now) && len + s.length < BATCH_CHARS) { out.push(r); len += s.length + 1; }
+      if (!r.h && !(r.l > now) && len + s.length < BATCH_CHARS &&
+        (!mine || own[r.e.event_id] || Date.parse(r.e.timestamp) < born)) { out.push(r); len += s.length + 1; }
     });
     return out;
   };
@@ -117,6 +120,8 @@
   var done = function (ids, st) {
     var ok = st > 199 && st < 300, retry = !st || st > 499 || st == 408 || st == 429, q = queue(), n;
     busy = 0;
+    // Unloading aborts the page's side of a keepalive fetch that still goes out: not a failure.
+    if (left && !st) return;
     inflight = {};
     down = retry;
     // A 2xx also proves the collector took what the last hide/unload beacons carried.
@@ -144,7 +149,7 @@
     q = queue();
     q.forEach(function (r) { if (inflight[r.e.event_id]) r.h = 1; }); // keepalive fetch outlives the page
     // While the collector is known to be down a beacon would be lost: the next page load resends instead.
-    while (!down && (b = pick(q, now)).length && nav.sendBeacon && nav.sendBeacon(endpoint, body(b))) {
+    while (!down && (b = pick(q, now, 1)).length && nav.sendBeacon && nav.sendBeacon(endpoint, body(b))) {
       b.forEach(function (r) { r.h = 1; });
     }
     save('queue', q);

@@ -7,6 +7,7 @@ under tests/browser_site are served from a second loopback origin, as a customer
 import re
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -21,11 +22,16 @@ FAST = {"batch-ms": "100", "heartbeat": "0"}
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+def playwright():
+    with sync_api.sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    chromium = launch(playwright)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
@@ -336,3 +342,105 @@ def test_one_tag_page_served_by_local_mode_lands_in_the_lake(page, local_server)
     assert by_target(events) == {"like": 1}
     (view,) = of_type(events, "page_view")
     assert view["current_page"] == local_server.url + "/demo"
+
+
+def test_back_and_forward_between_pages_count_one_view_each(page, site, local_server, token):
+    open_page(page, site.url + "/mpa/index.html")
+    page.click("#to-about")
+    page.wait_for_url("**/about.html")
+    page.go_back()  # a back/forward-cache restore or a reload: one view either way
+    page.wait_for_url("**/index.html")
+    page.go_forward()
+    page.wait_for_url("**/about.html")
+    events = wait_for_lake(page, local_server, token, lambda ev: len(of_type(ev, "page_view")) >= 4)
+    page.evaluate("logdig('flush')")
+    events = wait_for_lake(page, local_server, token, lambda ev: stored_queue(page) == 0)
+    pages = Counter(v["current_page"].split("/")[-1] for v in of_type(events, "page_view"))
+    assert pages == {"index.html": 2, "about.html": 2}
+    assert len({e["event_id"] for e in events}) == len(events), "no event was sent twice"
+
+
+def test_queue_is_bounded_and_counts_what_it_dropped(page, site, local_server, token):
+    site.attrs["max-queue"] = "3"
+    open_page(page, site.url + "/mpa/index.html")
+    wait_for_lake(page, local_server, token, lambda ev: of_type(ev, "page_view"))
+    local_server.stop()
+    for target in ("#buy", "#react", "#send", "#bottom", "#outbound"):
+        click_at(page, target)
+    assert stored_queue(page) == 3
+    local_server.start()
+    events = wait_for_lake(page, local_server, token, lambda ev: of_type(ev, "tracker_dropped")
+                           and stored_queue(page) == 0, timeout=60)
+    assert by_target(events) == {"send": 1, "bottom": 1, "outbound": 1}, "the oldest were dropped"
+    (dropped,) = of_type(events, "tracker_dropped")
+    assert dropped["props"] == {"count": 2}
+
+
+def test_batches_stay_under_the_64_kib_keepalive_limit(page, site, local_server, token):
+    bodies = []
+    page.on("request", lambda r: bodies.append(len(r.post_data_buffer))
+            if r.url.endswith("/v1/logs") else None)
+    open_page(page, site.url + "/mpa/about.html")
+    # 150 events of ~1.5 KB of UTF-8 each (é is two bytes): about 225 KB to deliver.
+    page.evaluate("for (let i = 0; i < 150; i++) logdig('track', 'bulk', {i, text: 'é'.repeat(500)})")
+    events = wait_for_lake(page, local_server, token, lambda ev: len(of_type(ev, "bulk")) >= 150
+                           and stored_queue(page) == 0, timeout=60)
+    assert sorted(e["props"]["i"] for e in of_type(events, "bulk")) == list(range(150))
+    assert len(bodies) >= 4
+    assert max(bodies) < 65536
+
+
+def test_session_rolls_over_after_30_minutes_without_activity(page, site, local_server, token):
+    open_page(page, site.url + "/mpa/about.html")
+    page.evaluate("logdig('track', 'before')")
+    page.evaluate("""() => {
+        const s = JSON.parse(localStorage.getItem('logdig_session'));
+        s.t -= 31 * 60 * 1000;  // the last activity, 31 minutes ago
+        localStorage.setItem('logdig_session', JSON.stringify(s));
+        logdig('track', 'after');
+        logdig('track', 'again');
+    }""")
+    events = wait_for_lake(page, local_server, token, lambda ev: of_type(ev, "again"))
+    session = {e["event_type"]: e["session_id"] for e in events}
+    assert session["before"] == session["page_view"]
+    assert session["after"] != session["before"]
+    assert session["again"] == session["after"]
+    assert len({e["user_key"] for e in events}) == 1, "the user key outlives sessions"
+
+
+def test_back_forward_cache_restores_count_as_views(playwright, site, local_server, token):
+    chromium = launch(playwright, bfcache=True)
+    page = chromium.new_context(viewport=VIEWPORT).new_page()
+    open_page(page, site.url + "/mpa/index.html")
+    page.evaluate("window.restoredMarker = 1")
+    page.click("#to-about")
+    page.wait_for_url("**/about.html")
+    page.go_back(wait_until="commit")  # a restore fires pageshow, not load
+    page.wait_for_function("window.restoredMarker === 1")  # the same document came back
+    events = wait_for_lake(page, local_server, token, lambda ev: len(of_type(ev, "page_view")) >= 3)
+    page.evaluate("logdig('flush')")
+    events = wait_for_lake(page, local_server, token, lambda ev: stored_queue(page) == 0)
+    chromium.close()
+    views = sorted(of_type(events, "page_view"), key=lambda e: e["timestamp"])
+    assert [v["current_page"].split("/")[-1] for v in views] == ["index.html", "about.html",
+                                                                 "index.html"]
+    assert views[2]["load_count"] == 1, "a restore is not a new page load"
+    assert len(of_type(events, "page_leave")) == 2
+
+
+def test_minified_build_behaves_like_the_source(page, site, local_server, token):
+    minified = Path(__file__).resolve().parent.parent / "static" / "clickTracker.min.js"
+    page.route(local_server.url + "/clickTracker.js", lambda route: route.fulfill(
+        body=minified.read_text(), content_type="application/javascript",
+        headers={"Access-Control-Allow-Origin": "*"}))
+    open_page(page, site.url + "/spa/")
+    page.click("#nav-products")
+    page.click("#sort")
+    page.evaluate("logdig('track', 'conversion', {plan: 'pro'})")
+    events = wait_for_lake(page, local_server, token, lambda ev: of_type(ev, "conversion")
+                           and len(of_type(ev, "page_view")) >= 2 and len(of_type(ev, "click")) >= 2)
+    assert by_target(events) == {"nav-products": 1, "sort": 1}
+    assert [v["current_page"].removeprefix(site.url) for v in
+            sorted(of_type(events, "page_view"), key=lambda e: e["spent_milli_sec"])] == [
+        "/spa/", "/spa/products"]
+    assert of_type(events, "conversion")[0]["props"] == {"plan": "pro"}

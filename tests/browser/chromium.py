@@ -9,8 +9,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 VIEWPORT = {"width": 1000, "height": 700}
 
 
-def launch(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+def launch(playwright, bfcache=False):
+    # Playwright turns the back/forward cache off by default; real browsers have it on.
+    ignore = ["--disable-back-forward-cache"] if bfcache else None
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, ignore_default_args=ignore)
 
 
 def wait_for_lake(page, server, token, done, timeout=30.0):
