@@ -168,3 +168,20 @@ def test_gzip_object_decompresses_to_exactly_the_stored_lines(wire):
     text = gzip.decompress(data)
     assert text.endswith(b"\n") and text.isascii()
     assert [json.loads(line)["event_id"] for line in text.splitlines()] == reply.get_json()["event_ids"]
+
+
+def test_a_handler_out_of_time_at_once_leaves_every_message_visible(wire, monkeypatch):
+    # GIVEN 5 old messages below the size threshold (so the drain samples them for their age)
+    monkeypatch.setenv("LOGDIG_MIN_MESSAGES", "100")
+    monkeypatch.setenv("LOGDIG_MAX_WAIT_SECONDS", "0")
+    for event in clicks(5):
+        line = dumps(dict(event, received_at="2026-11-23T10:00:00.000Z"))
+        wire.sqs.send_message(QueueUrl=wire.queue_url, MessageBody=line + "\n")
+
+    # WHEN the handler starts with less time left than its safety margin
+    summary = handler.lambda_handler({}, FakeLambdaContext(remaining_ms=20_000))
+
+    # THEN it stores nothing and hides nothing: the next run finds all 5 at once
+    assert summary["reason"].startswith("time budget") and summary["messages"] == 0
+    assert s3_objects(wire.s3, wire.bucket) == {}
+    assert queue_counts(wire) == (5, 0)
