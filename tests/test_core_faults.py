@@ -463,6 +463,27 @@ def test_sigkill_of_local_mode_leaves_no_orphan_serving(make_local_server):
         kill_groups(groups)
 
 
+def test_a_drainer_racing_two_collector_workers_loses_and_doubles_nothing(make_local_server):
+    # GIVEN local mode (2 gunicorn workers) whose timer drains every 50 ms, whatever is queued
+    server = make_local_server(env={"LOGDIG_MIN_MESSAGES": "1", "LOGDIG_MAX_WAIT_SECONDS": "0",
+                                    "LOGDIG_DRAIN_INTERVAL_SECONDS": "0.05"})
+    # WHEN 1000 events arrive in 100 concurrent requests while it drains
+    events = clicks(1000)
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda i: server.post({"events": events[i:i + 10]}),
+                                range(0, 1000, 10)))
+    assert {r.status_code for r in replies} == {202}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(server.lake_events()) < 1000:
+        time.sleep(0.2)
+    server.drain_now()  # a second drainer, racing the timer for whatever is left
+
+    # THEN the lake holds every acknowledged event exactly once
+    acked = Counter(i for r in replies for i in r.json()["event_ids"])
+    assert Counter(e["event_id"] for e in server.lake_events()) == acked
+    assert sorted(acked) == ids(events)
+
+
 # -------------------------------------------------- (e) unparseable queue messages
 
 
