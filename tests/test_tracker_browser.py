@@ -34,9 +34,24 @@ def browser(playwright):
     chromium.close()
 
 
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One local mode for the module; each test's events carry its own token."""
+    server = Collector(tmp_path_factory.mktemp("lake") / "data").start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def local_server(tmp_path):
-    """Local mode with the shared LocalServer's settings; see tests/browser/collector.py."""
+def stops_collector():
+    """Requested by tests that stop and restart the collector: they get a private one."""
+
+
+@pytest.fixture
+def local_server(request, shared_server, tmp_path):
+    if "stops_collector" not in request.fixturenames:
+        yield shared_server
+        return
     server = Collector(tmp_path / "data").start()
     yield server
     server.stop()
@@ -232,7 +247,8 @@ def test_events_left_at_unload_go_out_with_send_beacon(page, site, local_server,
     assert Counter(e["event_type"] for e in events) == {"page_view": 1, "click": 2, "page_leave": 1}
 
 
-def test_offline_collector_every_event_lands_exactly_once(page, site, local_server, token):
+def test_offline_collector_every_event_lands_exactly_once(page, site, local_server, token,
+                                                          stops_collector):
     open_page(page, site.url + "/mpa/index.html")
     wait_for_lake(page, local_server, token, lambda ev: of_type(ev, "page_view"))
 
@@ -360,7 +376,8 @@ def test_back_and_forward_between_pages_count_one_view_each(page, site, local_se
     assert len({e["event_id"] for e in events}) == len(events), "no event was sent twice"
 
 
-def test_queue_is_bounded_and_counts_what_it_dropped(page, site, local_server, token):
+def test_queue_is_bounded_and_counts_what_it_dropped(page, site, local_server, token,
+                                                     stops_collector):
     site.attrs["max-queue"] = "3"
     open_page(page, site.url + "/mpa/index.html")
     wait_for_lake(page, local_server, token, lambda ev: of_type(ev, "page_view"))
