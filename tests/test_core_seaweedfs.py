@@ -8,13 +8,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from app import create_app
 from config import load_settings
+from lambda_sqs_to_s3 import handler
 from logdig.drain import DrainOptions, drain
 from logdig.lake import DirLake, S3Lake, make_lake
 from logdig.local_queue import LocalQueue
 from logdig.packing import dumps, pack
 from tests.events_factory import clicks
-from tests.motoserver import FAKE_AWS_ENV, UNSET_AWS_ENV, ndjson_events
+from tests.motoserver import (
+    FAKE_AWS_ENV,
+    UNSET_AWS_ENV,
+    FakeLambdaContext,
+    lambda_env,
+    ndjson_events,
+    running_moto,
+)
 from tests.s3server import SeaweedS3, weed_binary
 
 OPTIONS = DrainOptions(min_messages=1, max_wait_seconds=0, margin_seconds=0, wait_seconds=0)
@@ -135,3 +144,27 @@ def test_listing_pages_past_a_thousand_keys(s3_lake):
         list(pool.map(lambda k: s3_lake.put(k, b"x"), keys))
     # THEN keys() follows the continuation tokens and returns every one
     assert s3_lake.keys("events/") == sorted(keys)
+
+
+def test_sqs_on_moto_and_s3_on_seaweedfs_through_per_service_endpoints(seaweed, bucket, monkeypatch):
+    # GIVEN SQS on moto's server and S3 on SeaweedFS, chosen by AWS_ENDPOINT_URL_SQS / _S3
+    with running_moto() as moto:
+        queue_url = moto.create_queue()
+        with lambda_env(monkeypatch, moto, queue_url, bucket):
+            monkeypatch.delenv("AWS_ENDPOINT_URL")
+            monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", moto.endpoint)
+            monkeypatch.setenv("AWS_ENDPOINT_URL_S3", seaweed.endpoint)
+            client = create_app(load_settings()).test_client()
+            reply = client.post("/v1/logs", json={"events": clicks(25)})
+            assert reply.status_code == 202
+
+            # WHEN the Lambda handler drains
+            summary = handler.lambda_handler({}, FakeLambdaContext())
+
+    # THEN the events are in SeaweedFS, in one SHA-256-named object
+    s3 = seaweed.client()
+    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert key.endswith(f"/{hashlib.sha256(data).hexdigest()}.jsonl.gz")
+    assert [e["event_id"] for e in ndjson_events(data)] == reply.get_json()["event_ids"]
+    assert summary["events"] == 25
