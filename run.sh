@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install --disable-pip-version-check -q -r requirements.txt
+.venv/bin/pip install --disable-pip-version-check -q -r requirements-analysis.txt
 exec .venv/bin/python -m app "$@"

@@ -9,12 +9,14 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from config import ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def gunicorn_command(settings: Settings) -> list[str]:
@@ -25,16 +27,15 @@ def gunicorn_command(settings: Settings) -> list[str]:
         # gthread: many waiting requests per worker share one group-commit flush
         "--worker-class", "gthread", "--threads", str(settings.threads),
         "--graceful-timeout", "10", "--log-level", "warning",
+        "--config", str(ROOT / "gunicorn.conf.py"),
         "app:create_app()",
     ]
 
 
 def child_env(settings: Settings) -> dict[str, str]:
-    # Each worker writes its counters here; stale files from a previous run would add up wrongly.
-    metrics_dir = settings.data_dir / ".prometheus"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
+    # gunicorn.conf.py empties and uses this directory for the workers' Prometheus counters.
+    metrics_dir = (settings.data_dir / ".prometheus").resolve()
+    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
 
 
 def banner(settings: Settings) -> str:

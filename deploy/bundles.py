@@ -18,7 +18,7 @@ LAMBDA_PATHS = ("lambda_sqs_to_s3", "logdig", "config.py")
 LAMBDA_REQUIRED = ("lambda_sqs_to_s3/handler.py", "config.py")
 LAMBDA_HANDLER = "lambda_sqs_to_s3.handler.lambda_handler"
 
-BEANSTALK_PATHS = ("app", "logdig", "config.py", "requirements.txt", "static")
+BEANSTALK_PATHS = ("app", "logdig", "config.py", "gunicorn.conf.py", "requirements.txt", "static")
 BEANSTALK_REQUIRED = ("app/__init__.py", "config.py", "requirements.txt")
 PROCFILE = 'web: gunicorn --bind :8000 --workers 2 --threads 8 --worker-class gthread "app:create_app()"\n'
 

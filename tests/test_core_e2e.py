@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import requests
+
 from tests.events_factory import clicks
 
 KEY_RE = re.compile(r"^events/dt=\d{4}-\d{2}-\d{2}/[0-9a-f]{64}\.jsonl\.gz$")
@@ -28,6 +30,9 @@ def test_thousand_events_land_as_thousand_distinct_lines(local_server):
     keys = [p.relative_to(local_server.lake_dir).as_posix()
             for p in local_server.lake_dir.rglob("*.jsonl.gz")]
     assert keys and all(KEY_RE.match(k) for k in keys)
+    # and /metrics sums both gunicorn workers
+    metrics = requests.get(local_server.url + "/metrics", timeout=10).text
+    assert "logdig_events_accepted_total 1000.0" in metrics
 
 
 def test_timer_drains_once_the_threshold_is_reached(make_local_server):
