@@ -22,6 +22,10 @@ class Lake(Protocol):
         """The bytes stored under key."""
 
 
+def content_type(key: str) -> str:
+    return "application/gzip" if key.endswith(".gz") else "application/json"
+
+
 class S3Lake:
     def __init__(self, bucket: str, s3_client):
         self.bucket = bucket
@@ -29,8 +33,11 @@ class S3Lake:
 
     def put(self, key: str, data: bytes) -> None:
         with aws.translate(LakeUnavailable, f"S3 put s3://{self.bucket}/{key}"):
+            # The bytes are the file itself (a .jsonl.gz, or a bad/ .json record), so no
+            # Content-Encoding: with one, HTTP clients would unpack a .gz on the fly, or fail on a
+            # plain .json said to be gzip.
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=data,
-                               ContentType="application/x-ndjson", ContentEncoding="gzip")
+                               ContentType=content_type(key))
 
     def keys(self, prefix: str = "") -> list[str]:
         found = []
