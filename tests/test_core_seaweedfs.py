@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from app import create_app
 from config import load_settings
@@ -168,3 +170,27 @@ def test_sqs_on_moto_and_s3_on_seaweedfs_through_per_service_endpoints(seaweed, 
     assert key.endswith(f"/{hashlib.sha256(data).hexdigest()}.jsonl.gz")
     assert [e["event_id"] for e in ndjson_events(data)] == reply.get_json()["event_ids"]
     assert summary["events"] == 25
+
+
+def test_a_plain_http_get_of_a_lake_object_returns_its_stored_bytes(s3_lake, seaweed, bucket, tmp_path):
+    # GIVEN an events object and a bad/ record drained into the lake
+    queue = LocalQueue(tmp_path / "queue.sqlite3")
+    fill(queue, two_days(4)[:2])
+    queue.send_batch(["not json\n"])
+    drain(queue, s3_lake, OPTIONS)
+    (bad_key,) = s3_lake.keys("bad/")
+    (events_key,) = s3_lake.keys("events/")
+    # WHEN each is fetched over plain HTTP, as a browser, curl --compressed or an fsspec/DuckDB
+    # reader would (these honour Content-Encoding and decode on the fly)
+    s3 = seaweed.client()
+    replies = {key: requests.get(s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}), timeout=10)
+        for key in (events_key, bad_key)}
+    # THEN each arrives as the file it is: the .jsonl.gz still gzip (not unpacked under a .gz
+    # name), the bad/ .json readable JSON (not refused as broken gzip)
+    for key, reply in replies.items():
+        assert reply.status_code == 200 and "Content-Encoding" not in reply.headers
+        assert reply.content == s3_lake.get(key)
+    assert replies[events_key].content[:2] == b"\x1f\x8b"
+    assert replies[events_key].headers["Content-Type"] == "application/gzip"
+    assert json.loads(replies[bad_key].content)["body"] == "not json\n"
