@@ -4,6 +4,7 @@ queue and lake are SQS and S3 on moto's server -> drain -> exactly N distinct ev
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -60,3 +61,25 @@ def test_thousand_events_land_as_thousand_distinct_ids_in_s3(aws_server):
     assert len(lake) == 1000 and len(set(lake)) == 1000
     assert set(lake) == set(acked) == {e["event_id"] for e in events}
     assert summary["events"] == 1000 and summary["objects"] == len(objects)
+
+
+def test_local_mode_timer_drains_sqs_into_s3_by_itself(moto, make_local_server):
+    # GIVEN local mode against SQS and S3 on moto's server, its timer draining every 0.2 s
+    queue_url, bucket = moto.create_queue(), moto.create_bucket()
+    server = make_local_server(env={**moto.env(), "LOGDIG_QUEUE_URL": queue_url,
+                                    "LOGDIG_BUCKET": bucket, "LOGDIG_MIN_MESSAGES": "1",
+                                    "LOGDIG_MAX_WAIT_SECONDS": "0",
+                                    "LOGDIG_DRAIN_INTERVAL_SECONDS": "0.2"})
+    # WHEN 200 events arrive in 10 requests
+    replies = [server.post({"events": clicks(20, start=i * 20)}) for i in range(10)]
+    assert {r.status_code for r in replies} == {202}
+    acked = sorted(i for r in replies for i in r.json()["event_ids"])
+
+    # THEN, with no Lambda involved, the timer moves exactly those 200 into S3
+    s3 = moto.client("s3")
+    deadline = time.monotonic() + 30
+    lake: list[str] = []
+    while time.monotonic() < deadline and len(lake) < 200:
+        time.sleep(0.3)
+        lake = [e["event_id"] for data in s3_objects(s3, bucket).values() for e in ndjson_events(data)]
+    assert sorted(lake) == acked
