@@ -417,6 +417,12 @@ def kill_groups(groups: list[int], sig: int = signal.SIGKILL) -> None:
             os.killpg(group, sig)
 
 
+def living(pids: list[int]) -> list[int]:
+    """Those still running (neither gone nor a zombie waiting to be reaped)."""
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()
+            and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+
+
 def kill_tree(process: subprocess.Popen) -> None:
     """SIGKILL `python -m app` and every process under it, as a power cut would."""
     kill_groups(children(process))
@@ -454,13 +460,27 @@ def test_sigkill_of_local_mode_leaves_no_orphan_serving(make_local_server):
         server.process.wait()
         # THEN its children stop too, within a few seconds: the port no longer answers
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(Path(f"/proc/{g}").exists() for g in groups):
+        while time.monotonic() < deadline and living(groups):
             time.sleep(0.1)
-        alive = [g for g in groups if Path(f"/proc/{g}").exists()
-                 and "Z" not in Path(f"/proc/{g}/stat").read_text().split()[2]]
-        assert alive == []
+        assert living(groups) == []
     finally:
         kill_groups(groups)
+
+
+def test_ctrl_c_stops_every_process_and_keeps_accepted_events(make_local_server, tmp_path):
+    # GIVEN local mode that accepted events it has not drained yet
+    data_dir = tmp_path / "data"
+    first = make_local_server(data_dir=data_dir)
+    process, groups = first.process, children(first.process)
+    acked = first.post({"events": clicks(30)}).json()["event_ids"]
+    # WHEN Ctrl-C reaches it (the terminal signals its foreground process: the main one)
+    first.stop(signal.SIGINT)
+    # THEN it exits cleanly, with no child left behind...
+    assert process.returncode == 0 and living(groups) == []
+    # ...and the next start drains what it had accepted
+    second = make_local_server(data_dir=data_dir)
+    second.drain_now()
+    assert ids(second.lake_events()) == sorted(acked)
 
 
 def test_a_drainer_racing_two_collector_workers_loses_and_doubles_nothing(make_local_server):
