@@ -2,6 +2,7 @@
 seeded lake (sessions across midnight, SPA navigation, clicks, UTM, duplicate deliveries)."""
 
 import math
+import re
 import shutil
 
 import pytest
@@ -239,3 +240,25 @@ def test_spark_reads_each_layout_like_duckdb(spark, seeded, compacted, tmp_path)
         spark_job.create_view(spark, spark_job.HadoopLake(spark, str(root)), FIRST, LAST)
         located = lake_files.open_lake(root.as_uri(), "events/")
         same_rows([tuple(r) for r in spark.sql(VIEW_SQL).collect()], duck_view(located, tmp_path))
+
+
+def zeppelin_forms(text: str, values: dict) -> str:
+    """What Zeppelin runs: each ${name=default} form replaced by the value given, else default."""
+    return re.sub(r"\$\{(\w+)=([^}]*)\}", lambda m: str(values.get(m[1], m[2])), text)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_zeppelin_paragraphs_run_and_agree_with_duckdb(spark, seeded, duck_answers):
+    import json
+
+    lake, _ = seeded
+    note = json.loads(generated.ZEPPELIN_NOTE.read_text())
+    texts = {p["title"].split(":")[0]: p["text"] for p in note["paragraphs"]}
+    setup = zeppelin_forms(texts["Lake"], {"lake": str(lake.local_root)})
+    exec(setup.removeprefix("%spark.pyspark\n"), {"spark": spark})  # noqa: S102 - our own note
+    forms = {"from": FIRST, "to": LAST, "page": "https://shop.example.com/cart", "columns": 8,
+             "row_px": 250, "bucket_seconds": 3600}
+    for report, case in (("traffic", "traffic-hour"), ("heatmap", "heatmap")):
+        sql = zeppelin_forms(texts[report], forms).removeprefix("%spark.sql\n")
+        same_rows([tuple(r) for r in spark.sql(sql).collect()], duck_answers[case][1])
