@@ -16,6 +16,7 @@ import sys
 from datetime import date
 
 from analysis import lake_files, reports
+from config import ConfigError
 
 
 def _lake_args(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
                 "zeppelin": _generated}
     try:
         handlers[args.command](args)
-    except (reports.ReportError, lake_files.LakeError) as exc:
+    except (reports.ReportError, lake_files.LakeError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
 

@@ -38,8 +38,9 @@ def _publish(lake: lake_files.LakeLocation, built: Path, key: str) -> None:
     if lake.is_local:
         os.replace(built, lake.local_root / key)
         return
-    lake.client().upload_file(str(built), lake.bucket, lake.key_root + key,
-                              ExtraArgs={"ContentType": "application/vnd.apache.parquet"})
+    with lake.s3_errors(f"put s3://{lake.bucket}/{lake.key_root}{key}"):
+        lake.client().upload_file(str(built), lake.bucket, lake.key_root + key,
+                                  ExtraArgs={"ContentType": "application/vnd.apache.parquet"})
 
 
 def compact_day(lake: lake_files.LakeLocation, dt: str, con=None) -> dict:

@@ -88,9 +88,16 @@ class LakeLocation:
         found = []
         pages = self.client().get_paginator("list_objects_v2")
         folder = self.key_root + self.day_prefix(prefix, dt)
-        for page in pages.paginate(Bucket=self.bucket, Prefix=folder):
-            found += [c["Key"].rsplit("/", 1)[1] for c in page.get("Contents", [])]
+        with self.s3_errors(f"list s3://{self.bucket}/{folder}"):
+            for page in pages.paginate(Bucket=self.bucket, Prefix=folder):
+                found += [c["Key"].rsplit("/", 1)[1] for c in page.get("Contents", [])]
         return sorted(n for n in found if n.endswith(suffix))
+
+    def s3_errors(self, what: str):
+        """AWS failures as one LakeError line naming the call and the object."""
+        from logdig import aws
+
+        return aws.translate(LakeError, f"S3 {what}")
 
     def fetch(self, key: str, workdir: Path) -> Path:
         """A local path holding the object at key (relative to the lake root; the file itself
@@ -99,7 +106,8 @@ class LakeLocation:
             return self.local_root / key
         target = workdir / key
         target.parent.mkdir(parents=True, exist_ok=True)
-        self.client().download_file(self.bucket, self.key_root + key, str(target))
+        with self.s3_errors(f"get s3://{self.bucket}/{self.key_root}{key}"):
+            self.client().download_file(self.bucket, self.key_root + key, str(target))
         return target
 
 

@@ -312,6 +312,4 @@ def render(name: str, sql_dialect: str | Dialect, opts: dict, source: str = SOUR
     d = dialect(sql_dialect) if isinstance(sql_dialect, str) else sql_dialect
     head = _events(d, opts, source)  # first: Athena's `?` parameters are positional
     body = REPORTS[name].body(d, opts)
-    if body.lstrip().startswith("SELECT"):
-        return f"WITH {head}\n{body}"
     return f"WITH {head},\n{body}"

@@ -239,3 +239,10 @@ def test_compaction_keeps_every_field_and_props_as_strings(hand_lake, tmp_path):
     assert (f3["x"], f3["y"], f3["document_width"], f3["user_key"]) == (1000.5, 410.0, 1920, B)
     e4 = next(r for r in rows if r["event_id"] == "e4")
     assert e4["received_at"] == "2026-11-23T00:10:00.000Z"  # the earliest delivery is kept
+
+
+def test_bad_setting_is_named_when_the_default_lake_is_used(monkeypatch, capsys):
+    monkeypatch.setenv("LOGDIG_LAKE_PREFIX", "/absolute/")
+    with pytest.raises(SystemExit):
+        main(["report", "pages", "--from", "2026-11-22", "--to", "2026-11-23"])
+    assert "LOGDIG_LAKE_PREFIX='/absolute/'" in capsys.readouterr().err

@@ -76,3 +76,12 @@ def test_cli_reads_s3_through_the_standard_endpoint_setting(s3_lake, capsys, tmp
 def test_s3_url_without_bucket_is_rejected():
     with pytest.raises(lake_files.LakeError, match="names no bucket"):
         lake_files.open_lake("s3:///events", "events/")
+
+
+def test_missing_bucket_is_one_error_line_naming_it(s3_lake, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "pages", "--from", FIRST, "--to", FIRST, "--lake", "s3://no-such-bucket/"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: S3 list s3://no-such-bucket/events/dt=2026-11-20/: NoSuchBucket")
+    assert len(err.strip().splitlines()) == 1
