@@ -17,7 +17,7 @@
     if (prev && prev.l) return log('already loaded');
 
     var endpoint = attr('endpoint') || new URL('/v1/logs', tag.src || loc.href).href;
-    var token = attr('token') || undefined;
+    var token = attr('token');
     var sel = 'a,button,input,span,[href],[reactid],[data-reactid]' + (attr('selector') ? ',' + attr('selector') : '');
     var heartbeatMs = num('heartbeat', 30) * 1e3, batchMs = num('batch-ms', 1e3), maxQueue = num('max-queue', 1e3);
     var SESSION_MS = 18e5, LEASE_MS = 6e4, BATCH_CHARS = 2e4; // 2e4 UTF-16 units <= 60 KB UTF-8 < 64 KiB keepalive cap
@@ -33,9 +33,12 @@
         try { localStorage.removeItem(P + k); } catch (y) { /* memory only */ }
       }
     };
-    var rid = function (n) {
-      var s = '', c = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-      crypto.getRandomValues(new Uint8Array(n)).forEach(function (b) { s += c[b % 62]; });
+    var rid = function (n) { // n random chars of [0-9A-Za-z]
+      var s = '';
+      crypto.getRandomValues(new Uint8Array(n)).forEach(function (b) {
+        b %= 62;
+        s += String.fromCharCode(b + (b < 10 ? 48 : b < 36 ? 55 : 61));
+      });
       return s;
     };
     var off = function () {
@@ -43,14 +46,18 @@
         (nav.doNotTrack == '1' || w.doNotTrack == '1' || nav.globalPrivacyControl);
     };
     var clamp = function (n, hi) { return Math.min(Math.max(Math.round(n) || 0, 0), hi || 1e5); };
-    var cut = function (s, n) { return s == null ? undefined : String(s).slice(0, n); };
+    // Empty and missing strings are left out of the event.
+    var cut = function (s, n) { return s ? String(s).slice(0, n) : undefined; };
+    // The collector takes only these schemes (a page's own address is always http(s) there).
+    var url = function (u) { return /^(https?|android-app|ios-app):/.test(u) ? cut(u, 2048) : undefined; };
 
     var loadCount = 0, lastUrl, referrer = d.referrer, engaged = 0, visibleSince = 0, left = 0;
     var busy = 0, timer = 0, backoff = 0, down = 0, inflight = {}, own = {}, born = Date.now();
 
     var sessionId = function () {
       var now = Date.now(), s = load('session');
-      if (!s || now - s.t > SESSION_MS) s = { i: rid(16) };
+      // Whatever else is stored there (another script, an old version) makes a new session.
+      if (!s || !/^\w{16}$/.test(s.i) || !(now - s.t < SESSION_MS)) s = { i: rid(16) };
       s.t = now;
       save('session', s);
       return s.i;
@@ -60,12 +67,12 @@
       if (!/^[A-Za-z0-9]{20}$/.test(k)) save('user_key', k = rid(20));
       return k;
     };
-    var page = function () { return /^https?:/.test(loc.href) ? cut(loc.href, 2048) : undefined; };
 
     var build = function (type, extra) {
       var de = d.documentElement, e = {
         v: 1, event_id: rid(22), event_type: type, timestamp: new Date().toISOString(), token: cut(token, 128),
-        user_key: userKey(), session_id: sessionId(), current_page: page(), referrer: cut(referrer, 2048),
+        user_key: userKey(), session_id: sessionId(), current_page: url(loc.href),
+        referrer: url(referrer),
         user_agent: cut(nav.userAgent, 512), language: cut(nav.language, 35), page_title: cut(d.title, 512),
         viewport_width: clamp(w.innerWidth), viewport_height: clamp(w.innerHeight),
         document_width: clamp(de.scrollWidth), document_height: clamp(de.scrollHeight),
@@ -78,7 +85,7 @@
 
     // Queue records: {e: event, l: lease-until ms while a fetch of this tab carries it,
     // h: 1 once handed to the browser on hide/unload (beacon) — confirmed by the next 2xx, revived by a failure}.
-    var queue = function () { return load('queue') || []; };
+    var queue = function () { var q = load('queue'); return Array.isArray(q) ? q : []; };
     var send = function (type, extra) {
       if (off()) return;
       var q = queue(), e = build(type, extra), over;
@@ -131,10 +138,10 @@
       save('queue', q);
       if (retry) {
         backoff = Math.min(backoff * 2 || 1e3, 3e5);
-        log('retry in ' + backoff + ' ms, status', st);
+        log('retry, status', st);
         return schedule(0);
       }
-      if (!ok) log('rejected, status', st);
+      if (!ok) log('dropped, status', st);
       backoff = 0;
       n = load('dropped');
       if (ok && n) { save('dropped', 0); send('tracker_dropped', { props: { count: n } }); }
@@ -172,7 +179,7 @@
     };
 
     var click = function (ev) {
-      var el = ev.target && ev.target.closest && ev.target.closest(sel), a, link, u, text;
+      var el = ev.target.closest && ev.target.closest(sel), a, link, u, text;
       if (!el) return;
       a = el.closest('[href]');
       link = a && (typeof a.href == 'string' ? a.href : a.getAttribute('href'));
@@ -182,9 +189,9 @@
       send('click', {
         x: Math.round(ev.pageX), y: Math.round(ev.pageY), link: cut(link, 2048),
         outbound: !!u && /^https?:$/.test(u.protocol) && u.host != loc.host,
-        target_tag: cut(el.tagName.toLowerCase(), 32), target_id: cut(el.id, 256) || undefined,
-        target_classes: cut(el.getAttribute('class'), 512) || undefined,
-        target_text: cut((text || '').replace(/\s+/g, ' ').trim(), 256) || undefined
+        target_tag: cut(el.tagName.toLowerCase(), 32), target_id: cut(el.id, 256),
+        target_classes: cut(el.getAttribute('class'), 512),
+        target_text: cut((text || '').replace(/\s+/g, ' ').trim(), 256)
       });
     };
 
@@ -194,31 +201,31 @@
         var v = p[k], t = typeof v;
         if (n > 31 || !/^[A-Za-z_]\w{0,49}$/.test(k)) return log('prop dropped', k);
         if (t == 'string') v = v.slice(0, 512);
-        else if (t != 'number' && t != 'boolean' && v !== null) return log('prop dropped', k);
+        else if (t == 'number' ? Math.abs(v) > 1e15 : t != 'boolean' && v !== null) return log('prop dropped', k);
         o[k] = v;
         n++;
       });
       // Measured as the collector does: JSON with ASCII escapes (6 chars a unit) and ", "/": " separators.
       return JSON.stringify(o).replace(/[^\0-~]/g, '\\u0000').length + 2 * n > 4096 ?
-        log('props over 4096 bytes, dropped') : o;
+        log('props over 4096 B') : o;
     };
 
     var api = safe(function (cmd, name, props) {
       if (cmd == 'track') {
-        if (!/^[a-z][a-z0-9_]{0,49}$/.test(name)) return log('bad event name', name);
+        if (!/^[a-z][a-z0-9_]{0,49}$/.test(name)) return log('bad name', name);
         send(name, props ? { props: cleanProps(props) } : {});
       } else if (cmd == 'pageview') view(1);
       else if (cmd == 'flush') { backoff = 0; flush(); }
       else if (cmd == 'optout') { save('optout', 1); save('queue', []); }
       else if (cmd == 'optin') save('optout', 0);
-      else log('unknown command', cmd);
+      else log('bad command', cmd);
     });
     api.l = 1;
 
     safe(function () {
       // Free: unset, or the queueing snippet (its .q holds the calls, or its source pushes to .q).
-      if (!prev || prev.q || /\.q\b/.test(prev)) w.logdig = api; else log('window.logdig is taken');
-      if (!off()) save('load_count', loadCount = (load('load_count') || 0) + 1);
+      if (!prev || prev.q || /\.q\b/.test(prev)) w.logdig = api; else log('name taken');
+      if (!off()) save('load_count', loadCount = (load('load_count') | 0) + 1);
       if (d.visibilityState == 'visible') visibleSince = Date.now();
       view(0);
       ['pushState', 'replaceState'].forEach(function (m, i) {

@@ -215,7 +215,8 @@ def test_conversion_api_and_calls_queued_before_the_script_loaded(page, site, lo
     page.click("#pay")
     page.evaluate("""() => {
         logdig('track', 'Bad Name', {a: 1});          // not an event name: ignored, no throw
-        logdig('track', 'signup', {ok: 1, 'bad-key': 2, nested: {a: 1}, note: 'x'.repeat(600)});
+        logdig('track', 'signup', {ok: 1, 'bad-key': 2, nested: {a: 1}, note: 'x'.repeat(600),
+                                   huge: 1e16});  // past the collector's number range
         logdig('nonsense');
     }""")
     events = wait_for_lake(page, local_server, token, lambda ev: len(of_type(ev, "conversion")) >= 2
@@ -461,3 +462,20 @@ def test_minified_build_behaves_like_the_source(page, site, local_server, token)
             sorted(of_type(events, "page_view"), key=lambda e: e["spent_milli_sec"])] == [
         "/spa/", "/spa/products"]
     assert of_type(events, "conversion")[0]["props"] == {"plan": "pro"}
+
+
+def test_foreign_values_in_storage_do_not_poison_a_batch(page, site, local_server, token):
+    page.add_init_script("""if (!sessionStorage.getItem('seeded')) {
+        sessionStorage.setItem('seeded', '1');
+        localStorage.setItem('logdig_queue', '{"not": "a list"}');
+        localStorage.setItem('logdig_load_count', '"many"');
+        localStorage.setItem('logdig_session', '{"i": "not a session id!", "t": 1}');
+        localStorage.setItem('logdig_user_key', '"short"');
+    }""")
+    open_page(page, site.url + "/mpa/index.html")
+    click_at(page, "#buy")
+    events = wait_for_lake(page, local_server, token, lambda ev: of_type(ev, "click"))
+    assert Counter(e["event_type"] for e in events) == {"page_view": 1, "click": 1}
+    assert {e["load_count"] for e in events} == {1}
+    assert re.fullmatch(r"[A-Za-z0-9]{16}", events[0]["session_id"])
+    assert re.fullmatch(r"[A-Za-z0-9]{20}", events[0]["user_key"])
