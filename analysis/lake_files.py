@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import posixpath
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -172,7 +173,13 @@ def plan(lake: LakeLocation, first: str, last: str, workdir: Path) -> list[Day]:
 def local_files(lake: LakeLocation, days: list[Day], workdir: Path) -> tuple[list[str], list[str]]:
     """(parquet paths, NDJSON paths) on local disk for the planned days."""
     parquet = [d.parquet for d in days if d.parquet]
-    ndjson = [str(lake.fetch(key, workdir)) for day in days for key in day.ndjson]
+    keys = [key for day in days for key in day.ndjson]
+    # S3 downloads overlap (network-bound); a local lake just maps keys to paths. The client is
+    # built before the threads share it (building boto3 clients is not thread-safe).
+    if not lake.is_local:
+        lake.client()
+    with ThreadPoolExecutor(max_workers=1 if lake.is_local else 8) as pool:
+        ndjson = [str(path) for path in pool.map(lambda key: lake.fetch(key, workdir), keys)]
     return parquet, ndjson
 
 
