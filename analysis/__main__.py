@@ -74,7 +74,7 @@ def _report(args) -> None:
 
     raw = {"from": args.from_, "to": args.to, "bucket": args.bucket, "page": args.page,
            "columns": args.columns, "row_px": args.row_px, "steps": args.steps}
-    opts = reports.options(args.name, raw)
+    opts = reports.options(args.name, raw, strict=True)
     columns, rows = duck.run(args.name, opts, lake_files.open_lake(args.lake, args.events_prefix))
     _print(columns, rows, args.format)
 

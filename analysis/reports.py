@@ -283,10 +283,16 @@ def _steps(value: object) -> list[str]:
     return steps
 
 
-def options(name: str, raw: dict) -> dict:
-    """Checked options of report `name` from raw values (CLI strings or Python values)."""
+def options(name: str, raw: dict, strict: bool = False) -> dict:
+    """Checked options of report `name` from raw values (CLI strings or Python values);
+    strict: an option the report does not take is an error rather than ignored."""
     if name not in REPORTS:
         raise ReportError(f"report {name!r} must be one of {', '.join(REPORTS)}")
+    stray = [k for k in DEFAULTS if raw.get(k) is not None and k not in REPORTS[name].options]
+    if strict and stray:
+        flag = "--" + stray[0].replace("_", "-")
+        users = [r.name for r in REPORTS.values() if stray[0] in r.options]
+        raise ReportError(f"{flag} applies to the {' and '.join(users)} report, not {name}")
     opts = {"from": _date("from", raw.get("from")), "to": _date("to", raw.get("to"))}
     if opts["from"] > opts["to"]:
         raise ReportError(f"--from {opts['from']} is after --to {opts['to']}")

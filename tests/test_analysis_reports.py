@@ -209,6 +209,8 @@ def test_cli_csv_and_table(hand_lake, capsys):
         (["report", "pages", "--from", "2026-11-22", "--to", "2026-11-23", "--lake",
           "ftp://x/"], "must be file:///path or s3://bucket/prefix"),
         (["compact", "--date", "2026-11-31", "--lake", "file:///tmp"], "--date '2026-11-31'"),
+        (["report", "traffic", "--from", "2026-11-22", "--to", "2026-11-23", "--row-px", "5"],
+         "--row-px applies to the heatmap report, not traffic"),
     ],
 )
 def test_bad_options_are_named_in_the_error(argv, message, capsys):
