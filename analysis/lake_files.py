@@ -123,10 +123,10 @@ def _settings_defaults() -> tuple[str, str]:
 def open_lake(url: str | None = None, events_prefix: str | None = None) -> LakeLocation:
     """A lake from `file:///dir`, a plain directory path or `s3://bucket/prefix`; the defaults
     come from config.load_settings() (local mode's data_dir/lake, or the configured bucket)."""
-    default_url, default_prefix = _settings_defaults() if url is None or events_prefix is None \
-        else (url, events_prefix)
-    url = url or default_url
-    events_prefix = events_prefix or default_prefix
+    if url is None or events_prefix is None:
+        default_url, default_prefix = _settings_defaults()
+        url = url or default_url
+        events_prefix = events_prefix or default_prefix
     if not events_prefix.endswith("/") or events_prefix.startswith("/"):
         raise LakeError(f"events prefix {events_prefix!r} must be relative and end with '/'")
     parsed = urlparse(url)
