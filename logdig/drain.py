@@ -152,10 +152,12 @@ def _first_of_each_event(pairs: list[tuple[str, dict]], summary: Summary) -> lis
     unique = []
     for line, event in pairs:
         event_id = event.get("event_id")
-        if event_id is not None and event_id in seen:
+        # Only string ids mark a resend; any other (a foreign producer's list, say) is kept as is.
+        if isinstance(event_id, str) and event_id in seen:
             summary.duplicates += 1
             continue
-        seen.add(event_id)
+        if isinstance(event_id, str):
+            seen.add(event_id)
         unique.append((line, event))
     return unique
 

@@ -219,4 +219,7 @@ def received_date(event: dict) -> str:
     received_at = event.get("received_at") if isinstance(event, dict) else None
     if not isinstance(received_at, str) or len(received_at) < 10:
         raise ValueError("event has no received_at")
-    return datetime.fromisoformat(received_at).astimezone(UTC).strftime("%Y-%m-%d")
+    try:
+        return datetime.fromisoformat(received_at).astimezone(UTC).strftime("%Y-%m-%d")
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError(f"received_at {received_at!r} is out of range") from None

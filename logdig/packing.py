@@ -73,6 +73,8 @@ def parse_body(body: str) -> list[tuple[str, dict]]:
             event = json.loads(line)
         except ValueError as exc:
             raise ValueError(f"line {number} is not JSON: {exc}") from None
+        except RecursionError:  # a foreign producer's JSON bomb must not crash every drain
+            raise ValueError(f"line {number} nests too deeply") from None
         if not isinstance(event, dict):
             raise ValueError(f"line {number} is not a JSON object")
         pairs.append((line, event))
