@@ -177,3 +177,58 @@ def _strings(value) -> list[str]:
     if isinstance(value, list):
         return [s for item in value for s in _strings(item)]
     return []
+
+
+# ------------------------------------------------------------------ the drain side
+# Queue messages from any producer (a foreign one, a bug, a hand-edited local queue): whatever a
+# body holds, a drain must store it or keep it under bad/, and never stop at it (a message that
+# crashes every drain would block the queue for good).
+
+RECEIVED = "2026-11-23T10:00:00.000Z"
+text_no_surrogates = st.text(st.characters(exclude_categories=("Cs",)), max_size=50)
+odd_received_at = st.one_of(
+    st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-11-23",
+                     "2026-02-30T00:00:00Z", "", "   ", RECEIVED]),
+    text_no_surrogates, st.integers(), st.none(), st.lists(st.integers(), max_size=2))
+odd_event_ids = st.one_of(st.uuids().map(str), st.integers(), st.none(), st.just([1]),
+                          st.just({"a": 1}), text_no_surrogates)
+valid_lines = st.builds(
+    lambda event_id: json.dumps({"event_type": "click", "event_id": event_id, "v": 1,
+                                 "received_at": RECEIVED}), st.uuids().map(str))
+odd_lines = st.one_of(
+    st.builds(lambda r, i: json.dumps({"event_type": "click", "event_id": i, "received_at": r}),
+              odd_received_at, odd_event_ids),
+    st.builds(lambda i: json.dumps({"event_type": "click", "event_id": i, "received_at": RECEIVED}),
+              odd_event_ids),
+    text_no_surrogates.filter(lambda t: "\n" not in t),
+    st.integers(1, 50_000).map(lambda n: "[" * n + "]" * n),  # nests deeper than json allows
+    st.just('{"received_at": "2026-11-23T10:00:00Z", "n": 1' + "0" * 5000 + "}"),  # > 4300 digits
+)
+message_bodies = st.lists(st.one_of(valid_lines, valid_lines, odd_lines), min_size=1,
+                          max_size=4).map(lambda lines: "\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def drain_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("drain-property")
+    return (root / f"run{n}" for n in itertools.count())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies=st.lists(message_bodies, min_size=1, max_size=6))
+def test_any_queue_message_is_stored_or_kept_under_bad_and_never_blocks(drain_dirs, bodies):
+    run = next(drain_dirs)
+    queue, lake = LocalQueue(run / "queue.sqlite3"), DirLake(run / "lake")
+    queue.send_batch(bodies)
+
+    summary = drain(queue, lake, OPTIONS)  # must not raise
+
+    # every message left the queue: stored whole in events/, or kept whole under bad/
+    assert summary["messages"] == len(bodies) and queue.depth() == 0
+    kept = [json.loads(lake.get(key))["body"] for key in lake.keys("bad/")]
+    assert summary["bad_messages"] == len(kept) and set(kept) <= set(bodies)
+    stored = [line for path in sorted((run / "lake").rglob("*.jsonl.gz"))
+              for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+    good_lines = [line for body in bodies if body not in kept for line in body.split("\n") if line]
+    assert set(stored) == set(good_lines)
+    assert len(stored) + summary["duplicates"] == len(good_lines)
