@@ -114,10 +114,11 @@
       clearTimeout(timer);
       timer = 0;
       var now = Date.now(), q = queue(), b = pick(q, now), ids = {};
-      if (busy || !b.length) return;
+      // One fetch at a time; one that hangs past its lease is given up (its events are leasable again).
+      if (now - busy < LEASE_MS || !b.length) return;
       b.forEach(function (r) { r.l = now + LEASE_MS; ids[r.e.event_id] = inflight[r.e.event_id] = 1; });
       save('queue', q);
-      busy = 1;
+      busy = now;
       fetch(endpoint, {
         method: 'POST', body: body(b), keepalive: true, credentials: 'omit',
         headers: { 'Content-Type': 'text/plain' }

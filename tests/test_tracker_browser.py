@@ -479,3 +479,24 @@ def test_foreign_values_in_storage_do_not_poison_a_batch(page, site, local_serve
     assert {e["load_count"] for e in events} == {1}
     assert re.fullmatch(r"[A-Za-z0-9]{16}", events[0]["session_id"])
     assert re.fullmatch(r"[A-Za-z0-9]{20}", events[0]["user_key"])
+
+
+def test_two_tabs_sharing_the_queue_deliver_each_event_once(browser, site, local_server, token):
+    context = browser.new_context(viewport=VIEWPORT)
+    tabs = [context.new_page(), context.new_page()]
+    for tab in tabs:
+        open_page(tab, site.url + "/mpa/index.html")
+    for _ in range(3):
+        for tab in tabs:
+            click_at(tab, "#buy")
+            click_at(tab, "#react")
+    tabs[0].click("#to-about")
+    tabs[0].wait_for_url("**/about.html")
+    click_at(tabs[0], "#like")
+    click_at(tabs[1], "#send")
+    events = wait_for_lake(tabs[0], local_server, token, lambda ev: len(of_type(ev, "click")) >= 15
+                           and stored_queue(tabs[0]) == 0)
+    context.close()
+    assert [n for n in Counter(e["event_id"] for e in events).values() if n > 1] == []
+    assert by_target(events) == {"buy": 6, "react": 6, "to-about": 1, "like": 1, "send": 1}
+    assert len(of_type(events, "page_view")) == 3
