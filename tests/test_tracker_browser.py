@@ -500,3 +500,11 @@ def test_two_tabs_sharing_the_queue_deliver_each_event_once(browser, site, local
     assert [n for n in Counter(e["event_id"] for e in events).values() if n > 1] == []
     assert by_target(events) == {"buy": 6, "react": 6, "to-about": 1, "like": 1, "send": 1}
     assert len(of_type(events, "page_view")) == 3
+
+
+def test_a_taken_global_name_is_left_alone(page, site, local_server, token):
+    page.add_init_script("window.logdig = {owner: 'another library'}")
+    page.goto(site.url + "/mpa/index.html")
+    events = wait_for_lake(page, local_server, token, lambda ev: of_type(ev, "page_view"))
+    assert len(of_type(events, "page_view")) == 1, "tracking works without the global"
+    assert page.evaluate("window.logdig") == {"owner": "another library"}
