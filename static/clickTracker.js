@@ -4,7 +4,7 @@
   // Everything runs inside try/catch (here and in safe()): the tracker must never throw into the host page.
   try {
     var nav = navigator, loc = location, P = 'logdig_', mem = {};
-    var tag = d.currentScript || d.querySelector('script[src*="clickTracker"]') || d.createElement('p');
+    var tag = d.currentScript || d.createElement('p'); // currentScript: set while a classic script runs
     var attr = function (k) { return tag.getAttribute('data-' + k); };
     var num = function (k, dflt) { var v = parseFloat(attr(k)); return v >= 0 ? v : dflt; };
     var debug = attr('debug') != null;
@@ -52,7 +52,7 @@
     var url = function (u) { return /^(https?|android-app|ios-app):/.test(u) ? cut(u, 2048) : undefined; };
 
     var loadCount = 0, lastUrl, referrer = d.referrer, engaged = 0, visibleSince = 0, left = 0;
-    var busy = 0, timer = 0, backoff = 0, down = 0, inflight = {}, own = {}, born = Date.now();
+    var busy = 0, timer = 0, backoff = 0, down = 0, inflight = {}, mine = {}, me = rid(9);
 
     var sessionId = function () {
       var now = Date.now(), s = load('session');
@@ -83,27 +83,38 @@
       return e;
     };
 
-    // Queue records: {e: event, l: lease-until ms while a fetch of this tab carries it,
-    // h: 1 once handed to the browser on hide/unload (beacon) — confirmed by the next 2xx, revived by a failure}.
-    var queue = function () { var q = load('queue'); return Array.isArray(q) ? q : []; };
+    // Queue records: {e: event, o: the page that owns it (0 once that page is hidden or gone),
+    // l: lease-until ms while a fetch carries it, h: 1 once handed to the browser on hide/unload
+    // (beacon) — confirmed by the next 2xx, revived by a failure}.
+    // localStorage has no transactions: another tab's read-modify-write can overwrite ours, so this
+    // page keeps its unsent events in memory too (mine) and puts back any that went missing.
+    var queue = function () {
+      var q = load('queue'), have = {};
+      q = Array.isArray(q) ? q : [];
+      q.forEach(function (r) { have[r.e.event_id] = 1; });
+      for (var id in mine) if (!have[id]) q.push(mine[id]);
+      return q;
+    };
     var send = function (type, extra) {
       if (off()) return;
       var q = queue(), e = build(type, extra), over;
-      q.push({ e: e });
-      own[e.event_id] = 1;
+      q.push(mine[e.event_id] = { e: e, o: me });
       over = q.length - maxQueue;
-      if (over > 0) { q.splice(0, over); save('dropped', (load('dropped') || 0) + over); }
+      if (over > 0) {
+        q.splice(0, over).forEach(function (r) { delete mine[r.e.event_id]; });
+        save('dropped', (load('dropped') || 0) + over);
+      }
       save('queue', q);
       log(type, e);
       schedule(batchMs);
     };
-    // mine: only this page's events and the backlog it found, not those of a page shown after it.
-    var pick = function (q, now, mine) {
+    // A page sends its own events and orphans (or those of a page that vanished an hour ago).
+    var pick = function (q, now) {
       var out = [], len = 0;
       q.forEach(function (r) {
         var s = JSON.stringify(r.e);
         if (!r.h && !(r.l > now) && len + s.length < BATCH_CHARS &&
-          (!mine || own[r.e.event_id] || Date.parse(r.e.timestamp) < born)) { out.push(r); len += s.length + 1; }
+          (!r.o || r.o == me || now - Date.parse(r.e.timestamp) > 36e5)) { out.push(r); len += s.length + 1; }
       });
       return out;
     };
@@ -127,14 +138,15 @@
       }));
     };
     var done = function (ids, st) {
-      var ok = st > 199 && st < 300, retry = !st || st > 499 || st == 408 || st == 429, q = queue(), n;
+      var ok = st > 199 && st < 300, retry = !st || st > 499 || st == 408 || st == 429, q, n;
       busy = 0;
       // Unloading aborts the page's side of a keepalive fetch that still goes out: not a failure.
       if (left && !st) return;
       inflight = {};
       down = retry;
+      if (!retry) for (n in ids) delete mine[n];
       // A 2xx also proves the collector took what the last hide/unload beacons carried.
-      q = q.filter(function (r) { return !(ids[r.e.event_id] ? !retry : ok && r.h); });
+      q = queue().filter(function (r) { return !(ids[r.e.event_id] ? !retry : ok && r.h); });
       q.forEach(function (r) { if (ids[r.e.event_id] || retry && r.h) r.l = r.h = 0; });
       save('queue', q);
       if (retry) {
@@ -158,9 +170,12 @@
       q = queue();
       q.forEach(function (r) { if (inflight[r.e.event_id]) r.h = 1; }); // keepalive fetch outlives the page
       // While the collector is known to be down a beacon would be lost: the next page load resends instead.
-      while (!down && (b = pick(q, now, 1)).length && nav.sendBeacon && nav.sendBeacon(endpoint, body(b))) {
+      while (!down && (b = pick(q, now)).length && nav.sendBeacon && nav.sendBeacon(endpoint, body(b))) {
         b.forEach(function (r) { r.h = 1; });
       }
+      // What is left is the next page's (or this one's, if it comes back) to send.
+      q.forEach(function (r) { if (r.o == me) r.o = 0; });
+      mine = {};
       save('queue', q);
     };
     var show = function () { visibleSince = Date.now(); left = 0; schedule(0); };
@@ -217,7 +232,7 @@
         send(name, props ? { props: cleanProps(props) } : {});
       } else if (cmd == 'pageview') view(1);
       else if (cmd == 'flush') { backoff = 0; flush(); }
-      else if (cmd == 'optout') { save('optout', 1); save('queue', []); }
+      else if (cmd == 'optout') { save('optout', 1); save('queue', mine = []); }
       else if (cmd == 'optin') save('optout', 0);
       else log('bad command', cmd);
     });
