@@ -66,7 +66,8 @@ def billed_requests(payload_bytes: int) -> int:
 def parse_body(body: str) -> list[tuple[str, dict]]:
     """(line, event) pairs of a body; ValueError naming the line when one is not a JSON object."""
     pairs = []
-    for number, line in enumerate(body.splitlines(), start=1):
+    # NDJSON lines end in \n only: splitlines() would also cut a raw U+2028 inside a string.
+    for number, line in enumerate(body.split("\n"), start=1):
         if not line:
             continue
         try:

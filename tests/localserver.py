@@ -57,12 +57,15 @@ class LocalServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"local mode exited: {self.process.stderr.read().decode()}")
+                error = self.process.stderr.read().decode()
+                self.stop()
+                raise RuntimeError(f"local mode exited: {error}")
             try:
                 if requests.get(self.url + "/healthz", timeout=2).ok:
                     return self
             except requests.RequestException:  # not listening yet, or busy starting workers
                 time.sleep(0.1)
+        self.stop()  # never leave a half-started process tree behind
         raise RuntimeError(f"local mode did not answer on {self.url} within {timeout}s")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:

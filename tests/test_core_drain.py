@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import uuid
 
 import boto3
@@ -102,10 +103,13 @@ def test_lambda_handler_drains_with_settings_from_the_environment(parts, monkeyp
     monkeypatch.setenv("LOGDIG_MIN_MESSAGES", "2")
     handler._parts.cache_clear()
     queue.send_batch([body("2026-11-23T10:00:00.000Z", "2026-11-23T10:00:01.000Z") for _ in range(2)])
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # the handler installs its JSON log format
     try:
         summary = handler.lambda_handler({}, FakeContext(300_000))
     finally:
         handler._parts.cache_clear()
+        root.handlers[:], root.level = handlers, level
     assert (summary["messages"], summary["events"], summary["objects"]) == (2, 4, 1)
     assert set(summary) >= {"messages", "events", "objects", "bytes", "seconds"}
     assert len(next(iter(lake_lines(lake).values()))) == 4

@@ -72,3 +72,8 @@ def test_objects_are_named_by_the_sha256_of_their_bytes_and_are_reproducible():
 def test_objects_are_split_by_uncompressed_size():
     runs = split_by_size(["a" * 9] * 5, 25)
     assert runs == [["a" * 9] * 2] * 2 + [["a" * 9]]
+
+
+def test_a_raw_line_separator_inside_a_string_does_not_split_the_line():
+    # Another producer may send raw UTF-8; only "\n" ends an NDJSON line.
+    assert [e for _, e in parse_body('{"a":"x\u2028y\u0085z"}\r\n')] == [{"a": "x\u2028y\u0085z"}]
