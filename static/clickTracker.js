@@ -111,6 +111,7 @@
     // A page sends its own events and orphans (or those of a page that vanished an hour ago).
     var pick = function (q, now) {
       var out = [], len = 0;
+      if (off()) return out; // an opt-out in another tab stops this one too
       q.forEach(function (r) {
         var s = JSON.stringify(r.e);
         if (!r.h && !(r.l > now) && len + s.length < BATCH_CHARS &&
