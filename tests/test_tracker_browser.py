@@ -326,11 +326,14 @@ def test_global_privacy_control_and_opt_out_send_nothing(browser, site, local_se
     quiet.evaluate("logdig('track', 'conversion', {plan: 'pro'})")
 
     normal = browser.new_context(viewport=VIEWPORT).new_page()
+    other_tab = normal.context.new_page()
     open_page(normal, site.url + "/mpa/index.html?who=optout")
+    open_page(other_tab, site.url + "/mpa/about.html?who=optout")
     normal.evaluate("logdig('optout')")
     normal.reload()  # the opt-out persists across page loads
     normal.wait_for_function("window.logdig && window.logdig.l === 1")
     click_at(normal, "#buy")
+    click_at(other_tab, "#like")  # and holds in every tab
     normal.evaluate("logdig('optin')")
     click_at(normal, "#react")  # the positive control: after opting in, events flow again
 
