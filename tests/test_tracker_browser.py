@@ -511,3 +511,17 @@ def test_a_taken_global_name_is_left_alone(page, site, local_server, token):
     events = wait_for_lake(page, local_server, token, lambda ev: of_type(ev, "page_view"))
     assert len(of_type(events, "page_view")) == 1, "tracking works without the global"
     assert page.evaluate("window.logdig") == {"owner": "another library"}
+
+
+def test_closing_the_tab_delivers_what_was_queued(browser, site, local_server, token):
+    site.attrs["batch-ms"] = "600000"  # only the unload path can deliver
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    open_page(page, site.url + "/mpa/index.html")
+    click_at(page, "#buy")
+    assert stored_queue(page) == 2
+    page.close(run_before_unload=True)
+    witness = context.new_page()
+    events = wait_for_lake(witness, local_server, token, lambda ev: of_type(ev, "page_leave"))
+    context.close()
+    assert Counter(e["event_type"] for e in events) == {"page_view": 1, "click": 1, "page_leave": 1}
