@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import boto3
 import pytest
@@ -12,6 +13,8 @@ from config import load_settings
 from logdig.packing import parse_body
 from logdig.queues import SqsQueue
 from tests.events_factory import click, clicks
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def make_client(sqs_queue_url, **settings):
@@ -117,6 +120,8 @@ def test_health_readiness_metrics_and_static_files(client):
     assert 'logdig_events_rejected_total{reason="invalid_field"}' in metrics
     tracker = client.get("/clickTracker.js")
     assert tracker.status_code == 200 and "max-age=3600" in tracker.headers["Cache-Control"]
+    assert tracker.data == (STATIC / "clickTracker.min.js").read_bytes()
+    assert tracker.mimetype == "text/javascript"
     assert tracker.headers["Access-Control-Allow-Origin"] == "*"
     assert b"clickTracker.js" in client.get("/demo").data
 
