@@ -524,23 +524,45 @@ def verdicts(tally: SqsTally, rows: list[dict]) -> list[str]:
 
 # ---------------------------------------------------------------- main
 
+def positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be at least 1")
+    return value
+
+
+def sizes(raw: str) -> list[int]:
+    return [positive(item) for item in raw.split(",")]
+
+
+def systems(raw: str) -> list[str]:
+    names = raw.split(",")
+    unknown = sorted(set(names) - set(SYSTEMS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown system {', '.join(unknown)}; choose from "
+                                         f"{', '.join(SYSTEMS)}")
+    return [name for name in SYSTEMS if name in names]  # baselines first: ratios need them
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=10, help="seconds of load per run (default 10)")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load first (2)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
-    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (2)")
-    parser.add_argument("--sizes", default="1,20", help="events per request, comma list (1,20)")
-    parser.add_argument("--systems", default=",".join(SYSTEMS), help="which systems (all)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers / nginx workers (2)")
-    parser.add_argument("--gunicorn-threads", type=int, default=16, help="gthread threads per worker (16)")
+    parser.add_argument("--duration", type=positive, default=10, help="seconds of load per run (default 10)")
+    parser.add_argument("--warmup", type=positive, default=2, help="seconds of unmeasured load first (2)")
+    parser.add_argument("--connections", type=positive, default=32, help="wrk connections (32)")
+    parser.add_argument("--wrk-threads", type=positive, default=2, help="wrk threads (2)")
+    parser.add_argument("--sizes", type=sizes, default="1,20", help="events per request, comma list (1,20)")
+    parser.add_argument("--systems", type=systems, default=",".join(SYSTEMS), help="which systems (all)")
+    parser.add_argument("--workers", type=positive, default=2, help="gunicorn workers / nginx workers (2)")
+    parser.add_argument("--gunicorn-threads", type=positive, default=16,
+                        help="gthread threads per worker (16)")
     parser.add_argument("--flush-wait-ms", type=int, default=None,
                         help="LOGDIG_FLUSH_WAIT_MS for the collector (default: its own default)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir with the servers' logs")
     args = parser.parse_args(argv)
-    args.sizes = [int(s) for s in args.sizes.split(",")]
-    args.systems = [s for s in SYSTEMS if s in args.systems.split(",")]
     for tool in ("wrk", *(["nginx"] if "nginx" in args.systems else [])):
         if not shutil.which(tool):
             parser.error(f"{tool} is not installed (Debian: apt-get install -y {tool}"
