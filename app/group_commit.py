@@ -18,7 +18,7 @@ from itertools import accumulate
 from app import metrics
 from logdig.errors import QueueUnavailable
 from logdig.logs import emit
-from logdig.packing import batches, billed_requests, message_cap, pack
+from logdig.packing import batches, billed_requests, message_cap, pack_counted
 from logdig.queues import Queue
 
 log = logging.getLogger("logdig.collector")
@@ -81,10 +81,11 @@ class GroupCommitter:
     def _flush(self, tickets: list[_Ticket]) -> None:
         started = time.perf_counter()
         lines = [line for ticket in tickets for line in ticket.lines]
-        bodies = pack(lines, self.cap)
+        packed = pack_counted(lines, self.cap)
+        bodies = [body for body, _ in packed]
         # Which tickets own the lines of each body: by cumulative line counts.
         ends = list(accumulate(len(t.lines) for t in tickets))
-        body_ends = list(accumulate(body.count("\n") for body in bodies))
+        body_ends = list(accumulate(count for _, count in packed))
         sent = billed = 0
         for group in batches(bodies, self.max_batch_bytes):
             first_body = sent
@@ -99,7 +100,8 @@ class GroupCommitter:
         seconds = time.perf_counter() - started
         metrics.observe_flush(len(lines), len(bodies), billed, seconds)
         emit(log, "flush", requests=len(tickets), events=len(lines), messages=len(bodies),
-             bytes=sum(len(b) for b in bodies), billed_requests=billed,
+             bytes=sum(len(b) for b in bodies), raw_bytes=sum(len(line) + 1 for line in lines),
+             billed_requests=billed,
              ms=round(seconds * 1000, 2))
 
     @staticmethod

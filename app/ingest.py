@@ -9,7 +9,7 @@ from app import metrics
 from app.payload import event_list, legacy_event, parse_json, validate_all
 from logdig.errors import InvalidInput
 from logdig.events import anonymize_ip, enrich, utc_now_iso
-from logdig.packing import dumps
+from logdig.packing import dumps, fits
 
 
 def accept(events: list[dict], wheres: list[str]) -> tuple[dict, int]:
@@ -23,8 +23,8 @@ def accept(events: list[dict], wheres: list[str]) -> tuple[dict, int]:
     committer = current_app.extensions["logdig_committer"]()
     lines = [dumps(e) for e in enriched]
     for line, where in zip(lines, wheres, strict=True):
-        if len(line) + 1 > committer.cap:  # escaped non-ASCII can grow a valid event 12-fold
-            raise InvalidInput(where, f"is {len(line)} bytes as JSON; at most {committer.cap - 1}",
+        if not fits(line, committer.cap):  # escaped non-ASCII can grow a valid event 12-fold
+            raise InvalidInput(where, f"is {len(line)} bytes as JSON, too large for one queue message",
                                code="event_too_large", status=413)
     committer.submit(lines)
     metrics.ACCEPTED.inc(len(enriched))

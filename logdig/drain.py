@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from logdig.lake import Lake
@@ -65,10 +65,10 @@ def drain(queue: Queue, lake: Lake, options: DrainOptions = DrainOptions(),
     pending = _due(queue, options, now, summary)
     if pending is not None:
         while remaining() > options.margin_seconds:
-            messages = _collect(queue, pending, options, remaining)
-            if not messages:
+            received = _collect(queue, pending, options, remaining)
+            if not received:
                 break
-            _store(messages, queue, lake, options, now, summary)
+            _store(received, queue, lake, options, now, summary)
             pending = []
         else:
             summary.reason = "time budget reached; the rest stays queued"
@@ -100,44 +100,60 @@ def _due(queue: Queue, options: DrainOptions, now, summary: Summary) -> list[Mes
     return None
 
 
-def _collect(queue: Queue, pending: list[Message], options: DrainOptions,
-             remaining) -> list[Message]:
-    """Receive 10 at a time until one object's worth of bytes is held, the queue runs dry,
-    or the time budget nears its end."""
-    messages = list(pending)
-    size = sum(len(m.body) for m in messages)
-    while size < options.max_object_bytes:
-        batch = queue.receive(10, wait_seconds=options.wait_seconds)
-        if not batch:
-            break
-        messages.extend(batch)
-        size += sum(len(m.body) for m in batch)
-        if remaining() <= options.margin_seconds:
-            break
-    return messages
+@dataclass
+class _Received:
+    """A received message, parsed at once: its (line, event) pairs, or why it cannot be."""
 
+    message: Message
+    pairs: list = field(default_factory=list)
+    problem: str | None = None
 
-def _store(messages: list[Message], queue: Queue, lake: Lake, options: DrainOptions, now,
-           summary: Summary) -> None:
-    good, bad = [], []
-    for message in messages:
+    @classmethod
+    def parse(cls, message: Message) -> _Received:
         try:
             pairs = parse_body(message.body)
             group_by_date(pairs)  # every line must carry a received_at
         except ValueError as exc:
-            bad.append((message, str(exc)))
-        else:
-            good.extend(pairs)
-    good = _first_of_each_event(good, summary)
+            return cls(message, problem=str(exc))
+        return cls(message, pairs)
+
+    @property
+    def size(self) -> int:
+        # Decoded bytes: a gzip'd body unpacks several-fold, and memory holds the unpacked lines.
+        return sum(len(line) + 1 for line, _ in self.pairs) or len(self.message.body)
+
+
+def _collect(queue: Queue, pending: list[Message], options: DrainOptions,
+             remaining) -> list[_Received]:
+    """Receive 10 at a time until one object's worth of bytes is held, the queue runs dry,
+    or the time budget nears its end."""
+    received = [_Received.parse(m) for m in pending]
+    size = sum(r.size for r in received)
+    while size < options.max_object_bytes:
+        batch = [_Received.parse(m) for m in queue.receive(10, wait_seconds=options.wait_seconds)]
+        if not batch:
+            break
+        received.extend(batch)
+        size += sum(r.size for r in batch)
+        if remaining() <= options.margin_seconds:
+            break
+    return received
+
+
+def _store(received: list[_Received], queue: Queue, lake: Lake, options: DrainOptions, now,
+           summary: Summary) -> None:
+    good = _first_of_each_event([pair for r in received for pair in r.pairs], summary)
     for date, lines in sorted(group_by_date(good).items()):
         for run in split_by_size(lines, options.max_object_bytes):
             data = object_bytes(run)
             lake.put(object_key(options.lake_prefix, date, data), data)
             summary.objects += 1
             summary.bytes += len(data)
-    for message, reason in bad:
-        _keep_bad(message, reason, lake, options, now)
+    bad = [r for r in received if r.problem is not None]
+    for r in bad:
+        _keep_bad(r.message, r.problem, lake, options, now)
     # Only now, with every event of these messages in the lake, may they leave the queue.
+    messages = [r.message for r in received]
     for start in range(0, len(messages), 10):
         queue.delete(messages[start:start + 10])
     summary.messages += len(messages)

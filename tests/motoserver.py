@@ -13,6 +13,8 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
+from logdig.packing import parse_body
+
 # Fake credentials: no test can reach a real AWS account; moto's server accepts any.
 FAKE_AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -119,7 +121,7 @@ def queued_events(sqs, queue_url: str) -> list[dict]:
         if not reply.get("Messages"):
             return events
         for message in reply["Messages"]:
-            events.extend(json.loads(line) for line in message["Body"].splitlines() if line)
+            events.extend(event for _, event in parse_body(message["Body"]))
 
 
 class FakeLambdaContext:

@@ -2,42 +2,93 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
+import random
 
 import pytest
 
 from logdig.lake_layout import group_by_date, object_bytes, object_key, split_by_size
-from logdig.packing import BILLING_UNIT, batches, billed_requests, dumps, message_cap, pack, parse_body
+from logdig.packing import (
+    BILLING_UNIT,
+    batches,
+    billed_requests,
+    dumps,
+    fits,
+    message_cap,
+    pack,
+    parse_body,
+)
 
 
-def lines_of(count: int, size: int = 500) -> list[str]:
-    return [dumps({"event_type": "click", "n": i, "pad": "x" * size}) for i in range(count)]
+def lines_of(count: int) -> list[str]:
+    # Random ids and coordinates: compressible like real events, not like a repeated string.
+    rng = random.Random(7)
+    return [dumps({"event_type": "click", "event_id": f"{rng.getrandbits(128):032x}",
+                   "x": rng.randint(0, 4000), "y": rng.randint(0, 9000),
+                   "current_page": f"https://shop.example/p/{rng.randint(1, 500)}",
+                   "received_at": "2026-11-23T10:00:00.000Z"}) for _ in range(count)]
 
 
-def test_messages_fill_the_billing_unit_and_keep_every_line_in_order():
-    lines = lines_of(1000)
+def decoded(bodies: list[str]) -> list[str]:
+    return [line for body in bodies for line, _ in parse_body(body)]
+
+
+def test_bodies_are_base64_gzip_ndjson_holding_every_line_in_order():
+    lines = lines_of(20_000)
     bodies = pack(lines, message_cap(262_144))
-    assert all(len(body) <= BILLING_UNIT for body in bodies)
-    assert all(len(body) > BILLING_UNIT - 600 for body in bodies[:-1])  # full but for one line
-    assert "".join(bodies).splitlines() == lines
+    assert decoded(bodies) == lines
+    assert all(len(body) <= BILLING_UNIT and body.isascii() for body in bodies)
+    text = gzip.decompress(base64.b64decode(bodies[0])).decode()
+    assert text.endswith("\n") and text.split("\n")[0] == lines[0]
+
+
+def test_bodies_fill_the_billing_unit():
+    bodies = pack(lines_of(20_000), BILLING_UNIT)
+    assert all(len(body) >= 0.85 * BILLING_UNIT for body in bodies[:-1])
+    # ~150-byte events: several hundred per billed 64 KiB instead of ~430 as plain NDJSON
+    assert 20_000 / len(bodies) > 1000
+
+
+def test_the_same_lines_make_the_same_bodies():
+    assert pack(lines_of(3000), BILLING_UNIT) == pack(lines_of(3000), BILLING_UNIT)
 
 
 def test_the_message_cap_follows_a_smaller_queue_limit():
     assert message_cap(262_144) == BILLING_UNIT and message_cap(8192) == 8192
+    bodies = pack(lines_of(2000), 8192)
+    assert all(len(body) <= 8192 for body in bodies) and decoded(bodies) == lines_of(2000)
 
 
 def test_an_event_larger_than_a_message_is_refused():
+    incompressible = dumps({"pad": f"{random.Random(1).getrandbits(8000):x}"})
+    assert not fits(incompressible, 1024) and fits(incompressible, 4096)
     with pytest.raises(ValueError, match="exceeds the message cap"):
-        pack(["x" * 100], 50)
+        pack([incompressible], 1024)
+
+
+def test_plain_ndjson_bodies_from_other_producers_are_read_too():
+    assert [e for _, e in parse_body('{"a":1}\n{"b":2}\n')] == [{"a": 1}, {"b": 2}]
+
+
+@pytest.mark.parametrize("body, says", [
+    ("!!not base64!!", "line 1 is not JSON"),
+    (base64.b64encode(b"plain bytes").decode(), "not base64 of gzip'd NDJSON"),
+    (base64.b64encode(gzip.compress(b'{"a":1}\n')[:-6]).decode(), "truncated gzip stream"),
+    (base64.b64encode(gzip.compress(b"\xff\xfe")).decode(), "not UTF-8"),
+])
+def test_undecodable_bodies_say_why(body, says):
+    with pytest.raises(ValueError, match=says):
+        parse_body(body)
 
 
 def test_batches_hold_ten_entries_and_the_queue_maximum_at_most():
-    bodies = pack(lines_of(2000), BILLING_UNIT)
+    bodies = ["x" * BILLING_UNIT] * 9
     groups = list(batches(bodies, 262_144))
     assert [b for g in groups for b in g] == bodies
     assert all(len(g) <= 10 and sum(map(len, g)) <= 262_144 for g in groups)
-    assert len(groups[0]) == 4  # four full 64 KiB units fit under 256 KiB
+    assert [len(g) for g in groups] == [4, 4, 1]  # four full 64 KiB units fit under 256 KiB
     small = list(batches(["a\n"] * 25, 262_144))
     assert [len(g) for g in small] == [10, 10, 5]
 
@@ -51,6 +102,8 @@ def test_parse_body_names_the_bad_line():
     assert [e for _, e in parse_body('{"a":1}\n{"b":2}\n')] == [{"a": 1}, {"b": 2}]
     with pytest.raises(ValueError, match="line 2 is not JSON"):
         parse_body('{"a":1}\n{oops\n')
+    with pytest.raises(ValueError, match="line 2 is not a JSON object"):
+        parse_body('{"a":1}\n[1]\n')
     with pytest.raises(ValueError, match="line 1 is not a JSON object"):
         parse_body("[1]\n")
 

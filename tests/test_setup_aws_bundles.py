@@ -81,7 +81,7 @@ with mock_aws():
             "2026-11-23T10:15:30.123Z", "203.0.113.0"))
         for i in range(int(sys.argv[1]))
     ]
-    for body in packing.pack(lines, 4096):  # small messages: several of them
+    for body in packing.pack(lines, 1024):  # small messages: several of them
         sqs.send_message(QueueUrl=url, MessageBody=body)
     from lambda_sqs_to_s3.handler import lambda_handler
     summary = lambda_handler({}, Context())
@@ -158,7 +158,7 @@ def test_procfile_command_starts_the_collector_and_answers_get_root(tmp_path):
         assert answer.status_code == 200
         assert answer.json() == {"RESTful Server": "Success"}
         tracker = requests.get(url + "/clickTracker.js", timeout=10)
-        assert tracker.text == (ROOT / "static" / "clickTracker.js").read_text()
+        assert tracker.text == (ROOT / "static" / "clickTracker.min.js").read_text()
     finally:
         server.terminate()
         server.wait(timeout=30)
