@@ -46,7 +46,7 @@ from app.__main__ import child_env, gunicorn_command  # noqa: E402
 from config import load_settings  # noqa: E402
 from logdig.drain import DrainOptions, drain  # noqa: E402
 from logdig.lake import S3Lake  # noqa: E402
-from logdig.packing import BILLING_UNIT  # noqa: E402
+from logdig.packing import BILLING_UNIT, decode  # noqa: E402
 from logdig.queues import SqsQueue  # noqa: E402
 
 SYSTEMS = ("nginx", "original", "logdig")
@@ -105,8 +105,8 @@ def received_bodies(action: str, response: bytes) -> list[str]:
 
 
 def events_in(bodies: list[str]) -> int:
-    """Events in sent bodies: NDJSON lines (the original sends one JSON object per body)."""
-    return sum(len(body.splitlines()) for body in bodies)
+    """Events in sent bodies: NDJSON lines once unpacked (the original sends one JSON object per body)."""
+    return sum(len(decode(body).splitlines()) for body in bodies)
 
 
 class CountingMiddleware:
