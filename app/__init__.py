@@ -6,7 +6,7 @@ import functools
 import logging
 import time
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, g, jsonify, request
 from flask_cors import CORS
 from flask_restful import Api
 from werkzeug.exceptions import HTTPException
@@ -122,5 +122,3 @@ def _wire_request_log(app: Flask) -> None:
                  ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2))
         return response
 
-
-__all__ = ["create_app", "current_app"]

@@ -24,8 +24,7 @@ def gunicorn_command(settings: Settings) -> list[str]:
         sys.executable, "-m", "gunicorn",
         "--bind", f"{settings.host}:{settings.port}",
         "--workers", str(settings.workers),
-        # gthread: many waiting requests per worker share one group-commit flush
-        "--worker-class", "gthread", "--threads", str(settings.threads),
+        "--threads", str(settings.threads),  # gthread workers, set in gunicorn.conf.py
         "--graceful-timeout", "10", "--log-level", "warning",
         "--config", str(ROOT / "gunicorn.conf.py"),
         "app:create_app()",

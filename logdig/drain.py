@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from logdig.lake import Lake
-from logdig.lake_layout import group_by_date, object_bytes, object_key, split_by_size
+from logdig.lake_layout import dated, group_dated, object_bytes, object_key, split_by_size
 from logdig.logs import emit
 from logdig.packing import parse_body
 from logdig.queues import Message, Queue
@@ -102,25 +102,24 @@ def _due(queue: Queue, options: DrainOptions, now, summary: Summary) -> list[Mes
 
 @dataclass
 class _Received:
-    """A received message, parsed at once: its (line, event) pairs, or why it cannot be."""
+    """A received message, parsed at once: its (date, line, event) triples, or why it cannot be."""
 
     message: Message
-    pairs: list = field(default_factory=list)
+    events: list = field(default_factory=list)
     problem: str | None = None
 
     @classmethod
     def parse(cls, message: Message) -> _Received:
         try:
-            pairs = parse_body(message.body)
-            group_by_date(pairs)  # every line must carry a received_at
+            events = dated(parse_body(message.body))  # every line must carry a received_at
         except ValueError as exc:
             return cls(message, problem=str(exc))
-        return cls(message, pairs)
+        return cls(message, events)
 
     @property
     def size(self) -> int:
         # Decoded bytes: a gzip'd body unpacks several-fold, and memory holds the unpacked lines.
-        return sum(len(line) + 1 for line, _ in self.pairs) or len(self.message.body)
+        return sum(len(line) + 1 for _, line, _ in self.events) or len(self.message.body)
 
 
 def _collect(queue: Queue, pending: list[Message], options: DrainOptions,
@@ -142,8 +141,8 @@ def _collect(queue: Queue, pending: list[Message], options: DrainOptions,
 
 def _store(received: list[_Received], queue: Queue, lake: Lake, options: DrainOptions, now,
            summary: Summary) -> None:
-    good = _first_of_each_event([pair for r in received for pair in r.pairs], summary)
-    for date, lines in sorted(group_by_date(good).items()):
+    good = _first_of_each_event([triple for r in received for triple in r.events], summary)
+    for date, lines in sorted(group_dated(good).items()):
         for run in split_by_size(lines, options.max_object_bytes):
             data = object_bytes(run)
             lake.put(object_key(options.lake_prefix, date, data), data)
@@ -161,20 +160,20 @@ def _store(received: list[_Received], queue: Queue, lake: Lake, options: DrainOp
     summary.bad_messages += len(bad)
 
 
-def _first_of_each_event(pairs: list[tuple[str, dict]], summary: Summary) -> list[tuple[str, dict]]:
+def _first_of_each_event(triples: list[tuple[str, str, dict]], summary: Summary) -> list:
     """Drop repeats of an event_id within one round: a tracker resending a batch whose answer it
     never saw (the page was closing) makes them. Repeats across rounds stay for the reports."""
     seen: set = set()
     unique = []
-    for line, event in pairs:
-        event_id = event.get("event_id")
+    for triple in triples:
+        event_id = triple[2].get("event_id")
         # Only string ids mark a resend; any other (a foreign producer's list, say) is kept as is.
         if isinstance(event_id, str) and event_id in seen:
             summary.duplicates += 1
             continue
         if isinstance(event_id, str):
             seen.add(event_id)
-        unique.append((line, event))
+        unique.append(triple)
     return unique
 
 

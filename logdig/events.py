@@ -95,17 +95,19 @@ def _version(name: str, value: Any) -> int:
     return SCHEMA_VERSION
 
 
+_timestamp_text = _text(40)
+_event_type = _text(50, EVENT_TYPE_RE)
+_prop_text = _text(512)
+_prop_number = _number(-1e15, 1e15, integer=False)
+
+
 def _timestamp(name: str, value: Any) -> str:
-    value = _text(40)(name, value)
+    value = _timestamp_text(name, value)
     try:
         datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(name, "must be an ISO-8601 time such as 2026-11-23T10:15:30.123Z") from None
     return value
-
-
-def _event_type(name: str, value: Any) -> str:
-    return _text(50, EVENT_TYPE_RE)(name, value)
 
 
 def _props(name: str, value: Any) -> dict:
@@ -118,9 +120,9 @@ def _props(name: str, value: Any) -> dict:
         if not PROP_KEY_RE.match(key):
             raise InvalidInput(f"{name}.{clean_text(key)[:60]}", f"key must match {PROP_KEY_RE.pattern}")
         if isinstance(item, str):
-            item = _text(512)(f"{name}.{key}", item)
+            item = _prop_text(f"{name}.{key}", item)
         elif item is not None and not isinstance(item, bool):
-            item = _number(-1e15, 1e15, integer=False)(f"{name}.{key}", item)
+            item = _prop_number(f"{name}.{key}", item)
         clean[key] = item
     if len(json.dumps(clean)) > MAX_PROPS_BYTES:
         raise InvalidInput(name, f"must be at most {MAX_PROPS_BYTES} bytes as JSON")

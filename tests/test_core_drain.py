@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import logging
 import uuid
 
 import boto3
@@ -15,6 +14,7 @@ from logdig.drain import DrainOptions, drain
 from logdig.lake import S3Lake
 from logdig.packing import dumps
 from logdig.queues import SqsQueue
+from tests.motoserver import FakeLambdaContext, cold_handler
 
 
 def body(*received_at: str, ids: list[str] | None = None) -> str:
@@ -86,30 +86,15 @@ def test_an_unparseable_message_is_kept_under_bad_and_does_not_block(parts):
     assert "{broken\n" in [b["body"] for b in bad]
 
 
-class FakeContext:
-    def __init__(self, millis: int):
-        self.millis = millis
-
-    def get_remaining_time_in_millis(self) -> int:
-        self.millis -= 1000
-        return self.millis
-
-
 def test_lambda_handler_drains_with_settings_from_the_environment(parts, monkeypatch, sqs_queue_url,
                                                                    s3_bucket):
     queue, lake = parts
     monkeypatch.setenv("LOGDIG_QUEUE_URL", sqs_queue_url)
     monkeypatch.setenv("LOGDIG_BUCKET", s3_bucket)
     monkeypatch.setenv("LOGDIG_MIN_MESSAGES", "2")
-    handler._parts.cache_clear()
     queue.send_batch([body("2026-11-23T10:00:00.000Z", "2026-11-23T10:00:01.000Z") for _ in range(2)])
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level  # the handler installs its JSON log format
-    try:
-        summary = handler.lambda_handler({}, FakeContext(300_000))
-    finally:
-        handler._parts.cache_clear()
-        root.handlers[:], root.level = handlers, level
+    with cold_handler():
+        summary = handler.lambda_handler({}, FakeLambdaContext(300_000, step_ms=1000))
     assert (summary["messages"], summary["events"], summary["objects"]) == (2, 4, 1)
     assert set(summary) >= {"messages", "events", "objects", "bytes", "seconds"}
     assert len(next(iter(lake_lines(lake).values()))) == 4

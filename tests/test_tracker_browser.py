@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser.chromium import VIEWPORT, launch, of_type, wait_for_lake
-from tests.browser.collector import Collector
 from tests.browser.site import SiteServer
+from tests.localserver import LocalServer
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -37,7 +37,7 @@ def browser(playwright):
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory):
     """One local mode for the module; each test's events carry its own token."""
-    server = Collector(tmp_path_factory.mktemp("lake") / "data").start()
+    server = LocalServer(tmp_path_factory.mktemp("lake") / "data").start()
     yield server
     server.stop()
 
@@ -52,7 +52,7 @@ def local_server(request, shared_server, tmp_path):
     if "stops_collector" not in request.fixturenames:
         yield shared_server
         return
-    server = Collector(tmp_path / "data").start()
+    server = LocalServer(tmp_path / "data").start()
     yield server
     server.stop()
 
