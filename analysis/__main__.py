@@ -70,13 +70,13 @@ def _print(columns: list[str], rows: list[tuple], fmt: str) -> None:
 
 
 def _report(args) -> None:
-    from analysis import duck
+    from analysis import query
 
     raw = {"from": args.from_, "to": args.to, "bucket": args.bucket, "page": args.page,
            "columns": args.columns, "row_px": args.row_px, "steps": args.steps}
-    opts = reports.options(args.name, raw, strict=True)
-    columns, rows = duck.run(args.name, opts, lake_files.open_lake(args.lake, args.events_prefix))
-    _print(columns, rows, args.format)
+    lake = lake_files.open_lake(args.lake, args.events_prefix)
+    result = query.run_report(args.name, raw, lake, strict=True)
+    _print(result.columns, result.rows, args.format)
 
 
 def _compact(args) -> None:
