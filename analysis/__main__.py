@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--columns", help="heatmap: grid columns across the document width (20)")
     report.add_argument("--row-px", help="heatmap: grid row height in CSS pixels (100)")
     report.add_argument("--steps", help="funnel: comma list of /paths, URLs or event types")
+    report.add_argument("--site", help="only events on this host (of current_page), e.g. "
+                        "shop.example.com (default: every site)")
     _lake_args(report)
 
     compact = commands.add_parser("compact", help="rewrite one day's NDJSON as Parquet")
@@ -73,7 +75,9 @@ def _report(args) -> None:
     from analysis import query
 
     raw = {"from": args.from_, "to": args.to, "bucket": args.bucket, "page": args.page,
-           "columns": args.columns, "row_px": args.row_px, "steps": args.steps}
+           "columns": args.columns, "row_px": args.row_px, "steps": args.steps,
+           "site": args.site}
+    reports.options(args.name, raw, strict=True)  # bad options first, before the lake is opened
     lake = lake_files.open_lake(args.lake, args.events_prefix)
     result = query.run_report(args.name, raw, lake, strict=True)
     _print(result.columns, result.rows, args.format)

@@ -22,30 +22,55 @@ PAGE_RE = "^([^?#]*)"
 PATH_RE = "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)"
 HOST_RE = "^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)"
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+SITE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
 class ReportError(ValueError):
     """A report option is missing or wrong; the message names it."""
 
 
+def prepared_columns(d: Dialect) -> list[tuple[str, str]]:
+    """(name, SQL over one lake row) of every column `unique_events` offers the report bodies.
+    The query store computes exactly these once at load (analysis/store.py), so a column added
+    here reaches the lake-direct path and the store alike (the store rebuilds when this changes).
+    """
+    kept = ("event_id", "event_type", "user_key", "referrer", "x", "y", "engaged_milli_sec",
+            "document_width", "utm_source", "utm_medium", "utm_campaign")
+    return [(c, c) for c in kept] + [
+        ("ts", d.epoch_ms("received_at")),
+        ("page", d.extract("current_page", PAGE_RE)),
+        ("path", d.extract("current_page", PATH_RE)),
+        ("site", f"lower({d.extract('current_page', HOST_RE)})"),
+    ]
+
+
+def _site_filter(d: Dialect, opts: dict, column: str) -> str:
+    return f" AND {column} = {d.param('site', opts['site'])}" if opts.get("site") else ""
+
+
 def _events(d: Dialect, opts: dict, source: str) -> str:
+    store = getattr(d, "store", None)
+    if store is not None:  # the query store's prepared table (analysis/store.py)
+        return store.events(d, opts)
+    columns = ",\n    ".join(f"{sql} AS {name}" if sql != name else name
+                              for name, sql in prepared_columns(d))
+    site = dict(prepared_columns(d))["site"]
     return f"""deliveries AS (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at) AS delivery
   FROM {source}
   WHERE dt BETWEEN {d.param("from", opts["from"])} AND {d.param("to", opts["to"])}
 ),
 unique_events AS (
-  SELECT event_id, event_type, user_key, referrer, x, y, engaged_milli_sec, document_width,
-    utm_source, utm_medium, utm_campaign,
-    {d.epoch_ms("received_at")} AS ts,
-    {d.extract("current_page", PAGE_RE)} AS page,
-    {d.extract("current_page", PATH_RE)} AS path
+  SELECT {columns}
   FROM deliveries
-  WHERE delivery = 1
+  WHERE delivery = 1{_site_filter(d, opts, site)}
 )"""
 
 
 def _sessions(d: Dialect) -> str:
+    store = getattr(d, "store", None)
+    if store is not None:  # session numbers precomputed at load, except where they cannot apply
+        return store.sessions(d)
     order = "ORDER BY ts, event_id"
     return f"""marked AS (
   SELECT *,
@@ -283,6 +308,16 @@ def _steps(value: object) -> list[str]:
     return steps
 
 
+def _site(value: object) -> str | None:
+    """A host name as the reports compare it (lower case); None for every site."""
+    if value is None or value == "":
+        return None
+    site = str(value).strip().lower()
+    if not SITE_RE.match(site):
+        raise ReportError(f"--site {value!r} must be a host name such as shop.example.com")
+    return site
+
+
 def options(name: str, raw: dict, strict: bool = False) -> dict:
     """Checked options of report `name` from raw values (CLI strings or Python values);
     strict: an option the report does not take is an error rather than ignored."""
@@ -296,6 +331,7 @@ def options(name: str, raw: dict, strict: bool = False) -> dict:
     opts = {"from": _date("from", raw.get("from")), "to": _date("to", raw.get("to"))}
     if opts["from"] > opts["to"]:
         raise ReportError(f"--from {opts['from']} is after --to {opts['to']}")
+    opts["site"] = _site(raw.get("site"))
     wanted = REPORTS[name].options
     given = {k: raw.get(k) if raw.get(k) is not None else DEFAULTS[k] for k in wanted}
     if "bucket" in wanted:

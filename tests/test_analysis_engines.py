@@ -22,6 +22,7 @@ CASES = {
     "heatmap": ("heatmap", {"page": "https://shop.example.com/cart", "columns": 8, "row_px": 250}),
     "funnel-pages": ("funnel", {"steps": "/products,/cart,conversion"}),
     "funnel-mixed": ("funnel", {"steps": "page_view,click,https://shop.example.com/checkout"}),
+    "sessions-site": ("sessions", {"site": "shop.example.com"}),
 }
 
 

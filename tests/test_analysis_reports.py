@@ -171,6 +171,24 @@ def test_a_later_day_is_included_when_asked(hand_lake):
     assert duck.run("traffic", opts, hand_lake)[1] == [("2026-11-24T00:00:00Z", 1, 1)]
 
 
+def test_site_keeps_only_events_on_that_host(tmp_path):
+    # GIVEN user A browsing two sites in one half hour
+    other = "https://Blog.S.test/post"
+    events = EVENTS + [ev("k1", "page_view", "2026-11-23T01:05:00.000Z", other),
+                       ev("k2", "page_view", "2026-11-23T01:10:00.000Z", HOME)]
+    write_events(tmp_path, events)
+    lake = lake_files.open_lake(tmp_path.as_uri(), "events/")
+    # WHEN reports are asked for one site (any case), THEN only its events count, and sessions
+    # are rebuilt from that site's events alone
+    assert run(lake, "pages", site="BLOG.s.test") == [
+        {"page": "https://Blog.S.test/post", "page_views": 1, "visitors": 1,
+         "avg_engaged_ms": None}]
+    assert run(lake, "sessions", site="s.test")[0]["sessions"] == 3
+    assert run(lake, "sessions", site="blog.s.test")[0]["sessions"] == 1
+    assert run(lake, "sessions")[0]["sessions"] == 3  # k1, k2 join A's 01:00 session
+    assert run(lake, "pages", site="nothing.s.test") == []
+
+
 def test_cli_prints_json_rows(hand_lake, capsys):
     main(["report", "conversions", "--from", "2026-11-22", "--to", "2026-11-23",
           "--lake", hand_lake.url, "--format", "json"])
@@ -211,6 +229,8 @@ def test_cli_csv_and_table(hand_lake, capsys):
         (["compact", "--date", "2026-11-31", "--lake", "file:///tmp"], "--date '2026-11-31'"),
         (["report", "traffic", "--from", "2026-11-22", "--to", "2026-11-23", "--row-px", "5"],
          "--row-px applies to the heatmap report, not traffic"),
+        (["report", "pages", "--from", "2026-11-22", "--to", "2026-11-23", "--site",
+          "s.test/home"], "--site 's.test/home' must be a host name"),
     ],
 )
 def test_bad_options_are_named_in_the_error(argv, message, capsys):

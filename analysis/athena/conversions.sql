@@ -10,11 +10,21 @@ WITH deliveries AS (
   WHERE dt BETWEEN ? AND ?
 ),
 unique_events AS (
-  SELECT event_id, event_type, user_key, referrer, x, y, engaged_milli_sec, document_width,
-    utm_source, utm_medium, utm_campaign,
+  SELECT event_id,
+    event_type,
+    user_key,
+    referrer,
+    x,
+    y,
+    engaged_milli_sec,
+    document_width,
+    utm_source,
+    utm_medium,
+    utm_campaign,
     CAST(to_unixtime(from_iso8601_timestamp(received_at)) * 1000 AS BIGINT) AS ts,
     COALESCE(regexp_extract(current_page, '^([^?#]*)', 1), '') AS page,
-    COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)', 1), '') AS path
+    COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)', 1), '') AS path,
+    lower(COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)', 1), '')) AS site
   FROM deliveries
   WHERE delivery = 1
 ),
