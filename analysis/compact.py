@@ -11,12 +11,14 @@ events that land after compaction are still read from NDJSON until the next comp
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
-from analysis import duck, lake_files
+from analysis import duck
+from analysis.lake_files import LakeLocation
 from analysis.lake_schema import COLUMNS
+from logdig.errors import LakeError
+from logdig.lake_layout import NDJSON_SUFFIX, PARQUET_SOURCES_KEY, day_prefix, parquet_key
 
 ROW_GROUP_ROWS = 122_880
 
@@ -30,43 +32,26 @@ def _copy_sql(ndjson: list[str], target: Path, sources: list[str]) -> str:
         "QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at) = 1 "
         f"ORDER BY received_at, event_id) TO '{str(target).replace(chr(39), chr(39) * 2)}' "
         f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
-        f"KV_METADATA {{'{lake_files.PARQUET_SOURCES_KEY}': '{metadata}'}})"
+        f"KV_METADATA {{'{PARQUET_SOURCES_KEY}': '{metadata}'}})"
     )
 
 
-def _publish(lake: lake_files.LakeLocation, built: Path, key: str) -> None:
-    if lake.is_local:
-        os.replace(built, lake.local_root / key)
-        return
-    with lake.s3_errors(f"put s3://{lake.bucket}/{lake.key_root}{key}"):
-        lake.client().upload_file(str(built), lake.bucket, lake.key_root + key,
-                                  ExtraArgs={"ContentType": "application/vnd.apache.parquet"})
-
-
-def compact_day(lake: lake_files.LakeLocation, dt: str, con=None) -> dict:
+def compact_day(lake: LakeLocation, dt: str, con=None) -> dict:
     """Rewrite dt's NDJSON as <parquet_prefix>dt=<dt>/events.parquet; returns a summary."""
-    names = lake.names(lake.events_prefix, dt, lake_files.NDJSON_SUFFIX)
+    names = lake.names(lake.events_prefix, dt, NDJSON_SUFFIX)
     if not names:
-        raise lake_files.LakeError(f"no NDJSON objects for dt={dt} under {lake.url}")
-    key = lake.day_prefix(lake.parquet_prefix, dt) + lake_files.PARQUET_NAME
+        raise LakeError(f"no NDJSON objects for dt={dt} under {lake.url}")
+    key = parquet_key(lake.parquet_prefix, dt)
     con = con or duck.connect()
     with tempfile.TemporaryDirectory(prefix="logdig-compact-") as tmp:
         workdir = Path(tmp)
-        ndjson = [str(lake.fetch(lake.day_prefix(lake.events_prefix, dt) + n, workdir))
-                  for n in names]
-        if lake.is_local:
-            # Built in the day folder itself, so the final rename never crosses file systems;
-            # the leading dot keeps every reader (ours, Spark, Hive) from listing it.
-            folder = lake.local_root / lake.day_prefix(lake.parquet_prefix, dt)
-            folder.mkdir(parents=True, exist_ok=True)
-            built = folder / f".tmp-{os.getpid()}-{lake_files.PARQUET_NAME}"
-        else:
-            built = workdir / lake_files.PARQUET_NAME
+        ndjson = [str(lake.fetch(day_prefix(lake.events_prefix, dt) + n, workdir)) for n in names]
+        built = lake.lake.build_path(key, workdir)
         try:
             con.execute(_copy_sql(ndjson, built, names))
             rows = con.execute(f"SELECT COUNT(*) FROM read_parquet('{built}')").fetchone()[0]
             size = built.stat().st_size
-            _publish(lake, built, key)
+            lake.lake.publish(built, key)
         finally:
             built.unlink(missing_ok=True)
     return {"dt": dt, "key": key, "sources": len(names), "events": rows, "bytes": size}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from logdig.lake_layout import day_prefix
+
 # (name, Hive/Athena type), in the order of the event contract; enriched fields last.
 # received_at/timestamp stay strings: ISO-8601 with "Z" is not a Hive timestamp literal, and the
 # reports parse them with each engine's own ISO-8601 function.
@@ -113,7 +115,7 @@ def projection_parameters(location: str) -> dict[str, str]:
         "projection.dt.range": f"{PROJECTION_START},NOW",
         "projection.dt.interval": "1",
         "projection.dt.interval.unit": "DAYS",
-        "storage.location.template": location + "dt=${dt}/",
+        "storage.location.template": day_prefix(location, "${dt}"),
     }
 
 

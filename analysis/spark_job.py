@@ -12,8 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from analysis import lake_files, reports
+from analysis import reports
 from analysis.lake_schema import COLUMNS
+from config import Settings
+from logdig import lake_layout
+
+DEFAULT_EVENTS_PREFIX = Settings().lake_prefix
 
 
 def schema_ddl() -> str:
@@ -36,50 +40,42 @@ def session(app_name: str = "logdig-reports", master: str | None = None, **conf:
 
 
 class HadoopLake:
-    """Listing through Hadoop's FileSystem, so local paths, hdfs:// and s3a:// all work."""
+    """Spark's listing adapter for day planning (logdig.lake_layout): listing and Parquet footers
+    through Hadoop's FileSystem, so local paths, hdfs:// and s3a:// all work."""
 
-    def __init__(self, spark, root: str, events_prefix: str = "events/"):
+    def __init__(self, spark, root: str, events_prefix: str = DEFAULT_EVENTS_PREFIX):
         self.spark = spark
         self.root = root.rstrip("/") + "/"
+        self.events_prefix = events_prefix
         self.events = self.root + events_prefix
-        self.parquet = self.root + lake_files.parquet_prefix_for(events_prefix)
+        self.parquet = self.root + lake_layout.parquet_prefix_for(events_prefix)
         jvm = spark._jvm
         self._path = jvm.org.apache.hadoop.fs.Path
         self._conf = spark._jsc.hadoopConfiguration()
         self.fs = self._path(self.root).getFileSystem(self._conf)
 
-    def ndjson_names(self, dt: str) -> list[str]:
-        found = self.fs.globStatus(self._path(f"{self.events}dt={dt}/*{lake_files.NDJSON_SUFFIX}"))
+    def names(self, folder: str, suffix: str) -> list[str]:
+        found = self.fs.globStatus(self._path(f"{self.root}{folder}*{suffix}"))
         return sorted(status.getPath().getName() for status in (found or []))
 
-    def parquet_day(self, dt: str) -> str | None:
-        path = f"{self.parquet}dt={dt}/{lake_files.PARQUET_NAME}"
-        return path if self.fs.exists(self._path(path)) else None
-
-    def parquet_sources(self, path: str) -> list[str]:
+    def parquet_sources(self, key: str) -> list[str]:
         """The footer's list of NDJSON objects (parquet-hadoop ships with Spark)."""
         jvm = self.spark._jvm
         infile = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(
-            self._path(path), self._conf)
+            self._path(self.root + key), self._conf)
         reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(infile)
         try:
             value = reader.getFooter().getFileMetaData().getKeyValueMetaData().get(
-                lake_files.PARQUET_SOURCES_KEY)
+                lake_layout.PARQUET_SOURCES_KEY)
         finally:
             reader.close()
         return json.loads(value) if value else []
 
     def files(self, first: str, last: str) -> tuple[list[str], list[str]]:
         """(parquet files, NDJSON files) for dt first..last; only those folders are listed."""
-        parquet, ndjson = [], []
-        for dt in lake_files.dates(first, last):
-            names = self.ndjson_names(dt)
-            day = self.parquet_day(dt)
-            if day:
-                parquet.append(day)
-                names = lake_files.uncovered(names, self.parquet_sources(day))
-            ndjson += [f"{self.events}dt={dt}/{name}" for name in names]
-        return parquet, ndjson
+        days = lake_layout.plan_days(self, self.events_prefix, first, last)
+        parquet = [self.root + day.parquet for day in days if day.parquet]
+        return parquet, [self.root + key for day in days for key in day.ndjson]
 
 
 def create_view(spark, lake: HadoopLake, first: str, last: str) -> None:
@@ -107,7 +103,7 @@ def report_frame(spark, lake: HadoopLake, name: str, opts: dict):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="LogDig reports on Spark")
     parser.add_argument("--lake", required=True, help="lake root: a directory, s3a://bucket/prefix")
-    parser.add_argument("--events-prefix", default="events/")
+    parser.add_argument("--events-prefix", default=DEFAULT_EVENTS_PREFIX)
     parser.add_argument("--from", dest="from_", required=True)
     parser.add_argument("--to", required=True)
     parser.add_argument("--out", required=True, help="results root (directory or s3a://)")

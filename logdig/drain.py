@@ -7,17 +7,24 @@ ends; the duplicates this can make are removable by event_id.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 
 from logdig.lake import Lake
-from logdig.lake_layout import dated, group_dated, object_bytes, object_key, split_by_size
+from logdig.lake_layout import (
+    BAD_SUFFIX,
+    content_key,
+    dated,
+    group_by_date,
+    object_bytes,
+    object_key,
+    split_by_size,
+    utc_day,
+)
 from logdig.logs import emit
 from logdig.packing import parse_body
 from logdig.queues import Message, Queue
@@ -142,7 +149,7 @@ def _collect(queue: Queue, pending: list[Message], options: DrainOptions,
 def _store(received: list[_Received], queue: Queue, lake: Lake, options: DrainOptions, now,
            summary: Summary) -> None:
     good = _first_of_each_event([triple for r in received for triple in r.events], summary)
-    for date, lines in sorted(group_dated(good).items()):
+    for date, lines in sorted(group_by_date(good).items()):
         for run in split_by_size(lines, options.max_object_bytes):
             data = object_bytes(run)
             lake.put(object_key(options.lake_prefix, date, data), data)
@@ -181,8 +188,7 @@ def _keep_bad(message: Message, reason: str, lake: Lake, options: DrainOptions, 
     record = {"reason": reason, "message_id": message.id, "sent_at": message.sent_at,
               "body": message.body}
     data = json.dumps(record, ensure_ascii=True).encode()
-    date = datetime.fromtimestamp(now(), UTC).strftime("%Y-%m-%d")
-    key = f"{options.bad_prefix}dt={date}/{hashlib.sha256(data).hexdigest()}.json"
+    key = content_key(options.bad_prefix, utc_day(now()), data, BAD_SUFFIX)
     lake.put(key, data)
     emit(log, "bad_message", message_id=message.id, reason=reason, key=key)
 

@@ -25,5 +25,6 @@ class QueueUnavailable(LogDigError):
     """The queue did not accept the events in time; nothing was acknowledged."""
 
 
-class LakeUnavailable(LogDigError):
-    """The lake did not store an object; the messages behind it stay queued."""
+class LakeError(LogDigError):
+    """The lake cannot be used: it did not store, list or return an object (for the batcher: the
+    messages behind the object stay queued), or a lake URL, prefix or day names no usable lake."""

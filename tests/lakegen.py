@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from logdig.lake import DirLake
-from logdig.lake_layout import group_by_date, object_bytes, object_key, split_by_size
+from logdig.lake_layout import dated, group_by_date, object_bytes, object_key, split_by_size
 
 EVENTS_PER_SESSION = 12  # measured average of the shapes below, to size the session count
 PAGES = ["/", "/products", "/products/1", "/products/2", "/products/3", "/cart", "/checkout",
@@ -135,7 +135,7 @@ def write_events(lake_root: Path, events: list[dict], prefix: str = "events/",
     """Hand-made enriched events into the lake, partitioned by the date of received_at."""
     pairs = [(json.dumps(e, separators=(",", ":")), e) for e in events]
     keys = []
-    for dt, lines in sorted(group_by_date(pairs).items()):
+    for dt, lines in sorted(group_by_date(dated(pairs)).items()):
         keys += write_lines(lake_root, dt, lines, prefix, max_object_bytes)
     return keys
 

@@ -27,7 +27,7 @@ from botocore.stub import ANY, Stubber
 from app import create_app
 from config import load_settings
 from logdig.drain import DrainOptions, drain
-from logdig.errors import LakeUnavailable, QueueUnavailable
+from logdig.errors import LakeError, QueueUnavailable
 from logdig.lake import DirLake, S3Lake
 from logdig.local_queue import LocalQueue
 from logdig.packing import decode, dumps, pack, parse_body
@@ -98,7 +98,7 @@ class LakeFailingAfter(Wrapper):
 
     def put(self, key, data):
         if self.good <= 0:
-            raise LakeUnavailable(f"S3 put {key}: InternalError (test)")
+            raise LakeError(f"S3 put {key}: InternalError (test)")
         self.good -= 1
         self.inner.put(key, data)
 
@@ -337,8 +337,8 @@ def test_s3_bucket_missing_deletes_nothing(moto, monkeypatch):
     assert queue.depth() == 15
     lake = S3Lake("logdig-no-such-bucket", moto.client("s3"))
 
-    # WHEN the drain runs, THEN the PUT failure surfaces as LakeUnavailable naming the bucket
-    with pytest.raises(LakeUnavailable, match="logdig-no-such-bucket.*NoSuchBucket"):
+    # WHEN the drain runs, THEN the PUT failure surfaces as LakeError naming the bucket
+    with pytest.raises(LakeError, match="logdig-no-such-bucket.*NoSuchBucket"):
         drain(queue, lake, OPTIONS)
 
     # AND after the visibility timeout every message is back in the queue
@@ -353,7 +353,7 @@ def test_s3_bucket_missing_deletes_nothing(moto, monkeypatch):
 def test_second_object_failing_keeps_every_message_of_the_drain(tmp_path):
     # GIVEN messages over two dates, and a lake that stores one object and then fails
     clock, queue, lake, events = queued_on_a_clock(tmp_path, 20)
-    with pytest.raises(LakeUnavailable):
+    with pytest.raises(LakeError):
         drain(queue, LakeFailingAfter(lake, good=1), OPTIONS, now=clock)
     (stored,) = lake.keys()
 

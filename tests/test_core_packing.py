@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from logdig.lake_layout import group_by_date, object_bytes, object_key, split_by_size
+from logdig.lake_layout import dated, group_by_date, object_bytes, object_key, split_by_size
 from logdig.packing import (
     BILLING_UNIT,
     batches,
@@ -111,7 +111,7 @@ def test_parse_body_names_the_bad_line():
 def test_events_split_at_midnight_utc():
     pairs = [(str(i), {"received_at": at}) for i, at in enumerate([
         "2026-11-23T23:59:59.999Z", "2026-11-24T00:00:00.000Z", "2026-11-24T00:30:00.000+01:00"])]
-    assert group_by_date(pairs) == {"2026-11-23": ["0", "2"], "2026-11-24": ["1"]}
+    assert group_by_date(dated(pairs)) == {"2026-11-23": ["0", "2"], "2026-11-24": ["1"]}
 
 
 def test_objects_are_named_by_the_sha256_of_their_bytes_and_are_reproducible():
