@@ -78,8 +78,8 @@ def _report(args) -> None:
            "columns": args.columns, "row_px": args.row_px, "steps": args.steps,
            "site": args.site}
     reports.options(args.name, raw, strict=True)  # bad options first, before the lake is opened
-    lake = lake_files.open_lake(args.lake, args.events_prefix)
-    result = query.run_report(args.name, raw, lake, strict=True)
+    result = query.run_report(args.name, raw, args.lake, strict=True,
+                              events_prefix=args.events_prefix)
     _print(result.columns, result.rows, args.format)
 
 

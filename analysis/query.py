@@ -19,11 +19,12 @@ class Result:
 
 
 def run_report(name: str, raw: dict, lake: lake_files.LakeLocation | str | None = None,
-               strict: bool = False) -> Result:
+               strict: bool = False, events_prefix: str | None = None) -> Result:
     """Rows of report `name` for raw options (CLI strings or Python values) over `lake`
-    (a LakeLocation, a lake URL, or None for the configured lake)."""
+    (a LakeLocation, a lake URL, or None for the configured lake). Options are checked
+    before the lake is opened, so a bad option is named even when the lake is missing."""
     opts = reports.options(name, raw, strict=strict)
     if not isinstance(lake, lake_files.LakeLocation):
-        lake = lake_files.open_lake(lake)
+        lake = lake_files.open_lake(lake, events_prefix)
     columns, rows = duck.run(name, opts, lake)
     return Result(columns, rows)
