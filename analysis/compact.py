@@ -16,9 +16,9 @@ from pathlib import Path
 
 from analysis import duck
 from analysis.lake_files import LakeLocation
-from analysis.lake_schema import COLUMNS
 from logdig.errors import LakeError
 from logdig.lake_layout import NDJSON_SUFFIX, PARQUET_SOURCES_KEY, day_prefix, parquet_key
+from logdig.lake_schema import COLUMNS
 
 ROW_GROUP_ROWS = 122_880
 

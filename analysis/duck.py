@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from analysis import lake_files, reports
-from analysis.lake_schema import COLUMNS, PARTITION_KEY
+from logdig.lake_schema import COLUMNS, PARTITION_KEY
 
 _TYPES = {"int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE", "string": "VARCHAR",
           "boolean": "BOOLEAN", "map<string,string>": "MAP(VARCHAR, VARCHAR)"}

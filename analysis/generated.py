@@ -11,7 +11,7 @@ from pathlib import Path
 
 from analysis import reports
 from analysis.dialects import dialect
-from analysis.lake_schema import create_table_ddl
+from logdig.lake_schema import create_table_ddl
 
 HERE = Path(__file__).resolve().parent
 ATHENA_DIR = HERE / "athena"

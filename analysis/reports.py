@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from analysis.dialects import Dialect, dialect
+from logdig.events import EVENT_TYPE_RE
 
 SOURCE = "lake_events"
 SESSION_GAP_MS = 30 * 60 * 1000
@@ -21,7 +22,6 @@ BUCKETS = {"5min": 300, "15min": 900, "hour": 3600, "day": 86400}
 PAGE_RE = "^([^?#]*)"
 PATH_RE = "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)"
 HOST_RE = "^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)"
-EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 SITE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 

@@ -13,9 +13,9 @@ import argparse
 import json
 
 from analysis import reports
-from analysis.lake_schema import COLUMNS
 from config import Settings
 from logdig import lake_layout
+from logdig.lake_schema import COLUMNS
 
 DEFAULT_EVENTS_PREFIX = Settings().lake_prefix
 

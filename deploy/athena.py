@@ -8,10 +8,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from analysis.lake_schema import glue_table_input
 from deploy.aws import Aws, absent_as_none, missing
 from deploy.names import Names
 from deploy.plan import Action
+from logdig.lake_schema import glue_table_input
 
 SCAN_LIMIT_BYTES = 10 * 1024**3  # a runaway query stops at 10 GiB scanned (about $0.05)
 

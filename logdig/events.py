@@ -13,6 +13,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -129,49 +130,73 @@ def _props(name: str, value: Any) -> dict:
     return clean
 
 
-_HTTP = ("http", "https")
-_count = _number(0, MAX_MILLIS, integer=True)
-_dimension = _number(0, MAX_DIMENSION, integer=True)
-_coord = _number(-MAX_COORD, MAX_COORD, integer=False)
+@dataclass(frozen=True)
+class Field:
+    """One client field: its check, and the column type the lake stores it as (Hive/Athena names;
+    logdig.lake_schema derives every engine's schema from these)."""
 
-FIELDS: dict[str, Callable[[str, Any], Any]] = {
-    "v": _version,
-    "event_id": _text(64, ID_RE),
-    "event_type": _event_type,
-    "timestamp": _timestamp,
-    "token": _text(128),
-    "user_key": _text(20, USER_KEY_RE),
-    "session_id": _text(64, ID_RE),
-    "current_page": _url(2048, _HTTP),
-    "link": _text(2048),
-    "referrer": _url(2048, _HTTP + ("android-app", "ios-app")),
+    check: Callable[[str, Any], Any]
+    lake_type: str
+
+    def __call__(self, name: str, value: Any) -> Any:
+        return self.check(name, value)
+
+
+def _string(limit: int, pattern: re.Pattern | None = None) -> Field:
+    return Field(_text(limit, pattern), "string")
+
+
+def _url_field(limit: int, schemes: tuple[str, ...]) -> Field:
+    return Field(_url(limit, schemes), "string")
+
+
+_HTTP = ("http", "https")
+_count = Field(_number(0, MAX_MILLIS, integer=True), "bigint")
+_dimension = Field(_number(0, MAX_DIMENSION, integer=True), "int")
+_coord = Field(_number(-MAX_COORD, MAX_COORD, integer=False), "double")
+
+# timestamp stays a string in the lake: ISO-8601 with "Z" is not a Hive timestamp literal, and the
+# reports parse it with each engine's own ISO-8601 function. props values may be string, number,
+# bool or null; a string map keeps all of them readable.
+FIELDS: dict[str, Field] = {
+    "v": Field(_version, "int"),
+    "event_id": _string(64, ID_RE),
+    "event_type": Field(_event_type, "string"),
+    "timestamp": Field(_timestamp, "string"),
+    "token": _string(128),
+    "user_key": _string(20, USER_KEY_RE),
+    "session_id": _string(64, ID_RE),
+    "current_page": _url_field(2048, _HTTP),
+    "link": _string(2048),
+    "referrer": _url_field(2048, _HTTP + ("android-app", "ios-app")),
     "x": _coord,
     "y": _coord,
     "spent_milli_sec": _count,
     "engaged_milli_sec": _count,
     "load_count": _count,
-    "user_agent": _text(512),
+    "user_agent": _string(512),
     "viewport_width": _dimension,
     "viewport_height": _dimension,
     "document_width": _dimension,
     "document_height": _dimension,
     "screen_width": _dimension,
     "screen_height": _dimension,
-    "utm_source": _text(256),
-    "utm_medium": _text(256),
-    "utm_campaign": _text(256),
-    "utm_term": _text(256),
-    "utm_content": _text(256),
-    "target_tag": _text(32),
-    "target_id": _text(256),
-    "target_classes": _text(512),
-    "target_text": _text(256),
-    "outbound": _bool,
-    "page_title": _text(512),
-    "language": _text(35),
-    "props": _props,
+    "utm_source": _string(256),
+    "utm_medium": _string(256),
+    "utm_campaign": _string(256),
+    "utm_term": _string(256),
+    "utm_content": _string(256),
+    "target_tag": _string(32),
+    "target_id": _string(256),
+    "target_classes": _string(512),
+    "target_text": _string(256),
+    "outbound": Field(_bool, "boolean"),
+    "page_title": _string(512),
+    "language": _string(35),
+    "props": Field(_props, "map<string,string>"),
 }
-SERVER_FIELDS = ("received_at", "client_ip")
+# Added by the collector (enrich), never sent by a client; name -> lake column type.
+SERVER_FIELDS: dict[str, str] = {"received_at": "string", "client_ip": "string"}
 
 
 def validate(raw: Any, where: str = "event") -> dict:

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from analysis import compact, duck, generated, lake_files, reports
-from analysis.lake_schema import COLUMNS
+from logdig.lake_schema import COLUMNS
 from tests.lakegen import generate, write_events
 
 FIRST, LAST = "2026-11-20", "2026-11-22"

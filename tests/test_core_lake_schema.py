@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis import lake_schema
+from logdig import lake_schema
 
 
 def test_glue_table_input_projects_dt_partitions_from_the_location():

@@ -1,58 +1,22 @@
-"""The lake table, defined once: its columns and how Glue/Athena read the `dt=` partitions.
+"""The lake table: its columns, derived from the event contract (logdig.events), and how
+Glue/Athena read the `dt=` partitions.
 
 Every engine derives its schema from COLUMNS (DuckDB's read_json columns, Spark's StructType,
 the Parquet schema written by compaction, the Glue table and the Athena DDL), so a field added to
-the event contract is added here and nowhere else.
+the event contract (with its lake type) reaches all of them.
 """
 
 from __future__ import annotations
 
 import re
 
+from logdig.events import FIELDS, SERVER_FIELDS
 from logdig.lake_layout import day_prefix
 
-# (name, Hive/Athena type), in the order of the event contract; enriched fields last.
-# received_at/timestamp stay strings: ISO-8601 with "Z" is not a Hive timestamp literal, and the
-# reports parse them with each engine's own ISO-8601 function.
-# props values may be string, number, bool or null; a string map keeps all of them readable.
+# (name, Hive/Athena type): the event contract's client fields in order, then the server's.
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("v", "int"),
-    ("event_id", "string"),
-    ("event_type", "string"),
-    ("timestamp", "string"),
-    ("token", "string"),
-    ("user_key", "string"),
-    ("session_id", "string"),
-    ("current_page", "string"),
-    ("link", "string"),
-    ("referrer", "string"),
-    ("x", "double"),
-    ("y", "double"),
-    ("spent_milli_sec", "bigint"),
-    ("engaged_milli_sec", "bigint"),
-    ("load_count", "bigint"),
-    ("user_agent", "string"),
-    ("viewport_width", "int"),
-    ("viewport_height", "int"),
-    ("document_width", "int"),
-    ("document_height", "int"),
-    ("screen_width", "int"),
-    ("screen_height", "int"),
-    ("utm_source", "string"),
-    ("utm_medium", "string"),
-    ("utm_campaign", "string"),
-    ("utm_term", "string"),
-    ("utm_content", "string"),
-    ("target_tag", "string"),
-    ("target_id", "string"),
-    ("target_classes", "string"),
-    ("target_text", "string"),
-    ("outbound", "boolean"),
-    ("page_title", "string"),
-    ("language", "string"),
-    ("props", "map<string,string>"),
-    ("received_at", "string"),
-    ("client_ip", "string"),
+    *((name, field.lake_type) for name, field in FIELDS.items()),
+    *SERVER_FIELDS.items(),
 )
 
 PARTITION_KEY = ("dt", "string")
