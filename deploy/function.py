@@ -24,9 +24,9 @@ WAIT = {"Delay": 2, "MaxAttempts": 90}
 class LogGroup:
     """Created up front with a retention, so the Lambda needs no logs:CreateLogGroup."""
 
-    def __init__(self, aws: Aws, names: Names):
+    def __init__(self, aws: Aws, names: Names, name: str = ""):
         self.aws = aws
-        self.name = names.log_group
+        self.name = name or names.log_group  # the batcher's by default
         self.label = f"log group {self.name}"
 
     @property
@@ -78,6 +78,10 @@ class DrainFunction:
         memory_mb: int,
         timeout_seconds: int,
         environment: Callable[[], dict[str, str]],
+        role: str = "",
+        name: str = "",
+        handler: str = LAMBDA_HANDLER,
+        description: str = "LogDig batcher: drains the queue into the lake",
     ):
         self.aws = aws
         self.names = names
@@ -85,7 +89,12 @@ class DrainFunction:
         self.memory_mb = memory_mb
         self.timeout_seconds = timeout_seconds
         self.environment = environment
-        self.label = f"lambda function {names.function}"
+        # The batcher by default; the daily compaction is the same kind of function.
+        self.role = role or names.drain_role
+        self.name = name or names.function
+        self.handler = handler
+        self.description = description
+        self.label = f"lambda function {self.name}"
 
     @property
     def awslambda(self) -> Any:
@@ -94,8 +103,8 @@ class DrainFunction:
     def configuration(self) -> dict[str, Any]:
         return {
             "Runtime": RUNTIME,
-            "Handler": LAMBDA_HANDLER,
-            "Role": self.names.role_arn(self.names.drain_role),
+            "Handler": self.handler,
+            "Role": self.names.role_arn(self.role),
             "MemorySize": self.memory_mb,
             "Timeout": self.timeout_seconds,
             "Environment": {"Variables": self.environment()},
@@ -103,7 +112,7 @@ class DrainFunction:
 
     def read(self) -> dict | None:
         found = absent_as_none(
-            partial(self.awslambda.get_function, FunctionName=self.names.function),
+            partial(self.awslambda.get_function, FunctionName=self.name),
             "ResourceNotFoundException",
         )
         return found and found["Configuration"]
@@ -129,16 +138,16 @@ class DrainFunction:
     def remove(self, current: dict | None) -> list[Action]:
         if current is None:
             return []
-        delete = partial(self.awslambda.delete_function, FunctionName=self.names.function)
+        delete = partial(self.awslambda.delete_function, FunctionName=self.name)
         return [Action(self.label, "delete", "", delete)]
 
     def _create(self) -> None:
         self.aws.until_propagated(
             lambda: self.awslambda.create_function(
-                FunctionName=self.names.function,
+                FunctionName=self.name,
                 Code={"ZipFile": self.code},
                 Architectures=["arm64"],  # pure Python: Graviton is the cheaper price
-                Description="LogDig batcher: drains the queue into the lake",
+                Description=self.description,
                 **self.configuration(),
             ),
             role_not_ready,
@@ -146,13 +155,13 @@ class DrainFunction:
         self._wait("function_active_v2")
 
     def _upload(self) -> None:
-        self.awslambda.update_function_code(FunctionName=self.names.function, ZipFile=self.code)
+        self.awslambda.update_function_code(FunctionName=self.name, ZipFile=self.code)
         self._wait("function_updated_v2")
 
     def _configure(self) -> None:
         self.aws.until_propagated(
             lambda: self.awslambda.update_function_configuration(
-                FunctionName=self.names.function, **self.configuration()
+                FunctionName=self.name, **self.configuration()
             ),
             role_not_ready,
         )
@@ -160,4 +169,4 @@ class DrainFunction:
 
     def _wait(self, waiter: str) -> None:
         """Lambda refuses the next change while an update is in progress."""
-        self.awslambda.get_waiter(waiter).wait(FunctionName=self.names.function, WaiterConfig=WAIT)
+        self.awslambda.get_waiter(waiter).wait(FunctionName=self.name, WaiterConfig=WAIT)

@@ -80,7 +80,10 @@ class Names:
 
     @property
     def function_arn(self) -> str:
-        return self._arn("lambda", f"function:{self.function}")
+        return self.lambda_arn(self.function)
+
+    def lambda_arn(self, function: str) -> str:
+        return self._arn("lambda", f"function:{function}")
 
     @property
     def log_group(self) -> str:
@@ -88,7 +91,10 @@ class Names:
 
     @property
     def log_group_arn(self) -> str:
-        return self._arn("logs", f"log-group:{self.log_group}")
+        return self.log_group_arn_of(self.log_group)
+
+    def log_group_arn_of(self, group: str) -> str:
+        return self._arn("logs", f"log-group:{group}")
 
     @property
     def rule(self) -> str:
@@ -96,7 +102,10 @@ class Names:
 
     @property
     def rule_arn(self) -> str:
-        return self._arn("events", f"rule/{self.rule}")
+        return self.rule_arn_of(self.rule)
+
+    def rule_arn_of(self, rule: str) -> str:
+        return self._arn("events", f"rule/{rule}")
 
     # IAM
     @property
@@ -141,3 +150,43 @@ class Names:
                 f"name longer than {EB_ENVIRONMENT_MAX} characters; shorten LOGDIG_SERVICE_NAME",
             )
         return name
+
+    # Operations (deploy/alarms.py, dashboard.py, budget.py, backup.py, compaction.py)
+    @property
+    def alarm_topic(self) -> str:
+        return f"{self.service}-alarms"
+
+    @property
+    def alarm_topic_arn(self) -> str:
+        return self._arn("sns", self.alarm_topic)
+
+    def alarm(self, what: str) -> str:
+        return f"{self.service}-{what}"
+
+    @property
+    def dashboard(self) -> str:
+        return self.service
+
+    @property
+    def budget(self) -> str:
+        return f"{self.service}-monthly"
+
+    def replica_bucket(self, region: str) -> str:
+        return f"{self.bucket[: BUCKET_MAX - len(region) - 9]}-replica-{region}"
+
+    @property
+    def replication_role(self) -> str:
+        return f"{self.service}-replication"
+
+    @property
+    def compact_function(self) -> str:
+        return f"{self.service}-compact"
+
+    @property
+    def compact_rule(self) -> str:
+        return f"{self.service}-compact-schedule"
+
+    @property
+    def collector_log_groups(self) -> str:
+        """Beanstalk streams instance logs to /aws/elasticbeanstalk/<environment>/<file>."""
+        return f"/aws/elasticbeanstalk/{self.service}-collector/"

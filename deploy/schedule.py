@@ -15,22 +15,26 @@ NOT_FOUND = "ResourceNotFoundException"
 
 
 class Schedule:
-    def __init__(self, aws: Aws, names: Names, expression: str):
+    def __init__(self, aws: Aws, names: Names, expression: str, rule: str = "", function: str = "",
+                 description: str = "Runs the LogDig batcher"):
         self.aws = aws
         self.names = names
         self.expression = expression
-        self.label = f"eventbridge rule {names.rule}"
-        self.statement_id = f"{names.rule}-invoke"
+        self.rule = rule or names.rule  # the batcher's by default; compaction has its own
+        self.function = function or names.function
+        self.description = description
+        self.label = f"eventbridge rule {self.rule}"
+        self.statement_id = f"{self.rule}-invoke"
 
     @property
     def events(self) -> Any:
         return self.aws.client("events")
 
     def read(self) -> dict | None:
-        rule = absent_as_none(partial(self.events.describe_rule, Name=self.names.rule), NOT_FOUND)
+        rule = absent_as_none(partial(self.events.describe_rule, Name=self.rule), NOT_FOUND)
         if rule is None:
             return None
-        targets = self.events.list_targets_by_rule(Rule=self.names.rule)["Targets"]
+        targets = self.events.list_targets_by_rule(Rule=self.rule)["Targets"]
         return {
             "expression": rule.get("ScheduleExpression"),
             "state": rule.get("State"),
@@ -41,7 +45,7 @@ class Schedule:
     def _permitted(self) -> bool:
         """Whether the Lambda's resource policy lets this rule (and only it) invoke it."""
         policy = absent_as_none(
-            partial(self.aws.client("lambda").get_policy, FunctionName=self.names.function),
+            partial(self.aws.client("lambda").get_policy, FunctionName=self.function),
             NOT_FOUND,
         )
         if policy is None:
@@ -60,12 +64,12 @@ class Schedule:
                 Action(
                     f"lambda permission {self.statement_id}",
                     "create",
-                    f"events.amazonaws.com may invoke {self.names.function} from this rule only",
+                    f"events.amazonaws.com may invoke {self.function} from this rule only",
                     self._permit,
                 )
             )
-        if current["targets"] != {TARGET_ID: self.names.function_arn}:
-            actions.append(Action(self.label, "update", f"target {self.names.function}", self._target))
+        if current["targets"] != {TARGET_ID: self.names.lambda_arn(self.function)}:
+            actions.append(Action(self.label, "update", f"target {self.function}", self._target))
         return actions
 
     def remove(self, current: dict | None) -> list[Action]:
@@ -75,29 +79,29 @@ class Schedule:
 
         def delete() -> None:
             if ids:
-                self.events.remove_targets(Rule=self.names.rule, Ids=ids)
-            self.events.delete_rule(Name=self.names.rule)
+                self.events.remove_targets(Rule=self.rule, Ids=ids)
+            self.events.delete_rule(Name=self.rule)
 
         return [Action(self.label, "delete", "and its targets", delete)]
 
     def _put_rule(self) -> None:
         self.events.put_rule(
-            Name=self.names.rule,
+            Name=self.rule,
             ScheduleExpression=self.expression,
             State="ENABLED",
-            Description="Runs the LogDig batcher",
+            Description=self.description,
         )
 
     def _permit(self) -> None:
         self.aws.client("lambda").add_permission(
-            FunctionName=self.names.function,
+            FunctionName=self.function,
             StatementId=self.statement_id,
             Action="lambda:InvokeFunction",
             Principal="events.amazonaws.com",
-            SourceArn=self.names.rule_arn,
+            SourceArn=self.names.rule_arn_of(self.rule),
         )
 
     def _target(self) -> None:
         self.events.put_targets(
-            Rule=self.names.rule, Targets=[{"Id": TARGET_ID, "Arn": self.names.function_arn}]
+            Rule=self.rule, Targets=[{"Id": TARGET_ID, "Arn": self.names.lambda_arn(self.function)}]
         )

@@ -1,4 +1,5 @@
-"""The lake bucket: private, encrypted, TLS only, with optional expiry of old events."""
+"""The lake bucket: private, encrypted, TLS only, versioned (old versions expire after N days),
+with optional expiry of old events."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ ENCRYPTION = {
 EXPIRE_EVENTS_ID = "logdig-expire-events"
 EXPIRE_RESULTS_ID = "logdig-expire-athena-results"
 ABORT_UPLOADS_ID = "logdig-abort-incomplete-uploads"
-OUR_RULES = {EXPIRE_EVENTS_ID, EXPIRE_RESULTS_ID, ABORT_UPLOADS_ID}
+NONCURRENT_ID = "logdig-expire-noncurrent-versions"
+OUR_RULES = {EXPIRE_EVENTS_ID, EXPIRE_RESULTS_ID, ABORT_UPLOADS_ID, NONCURRENT_ID}
 ATHENA_RESULTS_DAYS = 30
+NONCURRENT_DAYS = 30  # how long a deleted or overwritten object can be brought back
 
 
 def _rule_key(rule: dict) -> tuple:
@@ -38,15 +41,24 @@ def _rule_key(rule: dict) -> tuple:
         prefix,
         rule.get("Expiration", {}).get("Days"),
         rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation"),
+        rule.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays"),
     )
 
 
 class LakeBucket:
-    def __init__(self, aws: Aws, names: Names, expire_events_days: int | None, delete_data: bool):
+    def __init__(
+        self,
+        aws: Aws,
+        names: Names,
+        expire_events_days: int | None,
+        delete_data: bool,
+        noncurrent_days: int = NONCURRENT_DAYS,
+    ):
         self.aws = aws
         self.names = names
         self.expire_events_days = expire_events_days
         self.delete_data = delete_data
+        self.noncurrent_days = noncurrent_days
         self.label = f"s3 bucket {names.bucket}"
 
     @property
@@ -85,6 +97,7 @@ class LakeBucket:
                 "NoSuchLifecycleConfiguration",
             )
             or [],
+            "versioning": self.s3.get_bucket_versioning(Bucket=bucket).get("Status"),
         }
 
     # What the bucket should look like; other statements and rules someone added are kept.
@@ -117,6 +130,12 @@ class LakeBucket:
                 "Status": "Enabled",
                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
             },
+            {
+                "ID": NONCURRENT_ID,
+                "Filter": {"Prefix": ""},
+                "Status": "Enabled",
+                "NoncurrentVersionExpiration": {"NoncurrentDays": self.noncurrent_days},
+            },
         ]
         if self.expire_events_days:
             ours.append(
@@ -132,6 +151,7 @@ class LakeBucket:
     def diff(self, current: dict | None) -> list[Action]:
         if current is None:
             current = {"public_access": None, "encryption": None, "policy": None, "rules": []}
+            current["versioning"] = None
             actions = [Action(self.label, "create", "private lake bucket", self._create)]
         else:
             actions = []
@@ -148,6 +168,9 @@ class LakeBucket:
             actions.append(
                 Action(self.label, "update", "deny non-TLS access", lambda: self._put_policy(policy))
             )
+        if current["versioning"] != "Enabled":
+            detail = f"versioning: deleted or overwritten objects kept {self.noncurrent_days} days"
+            actions.append(Action(self.label, "update", detail, self._version))
         rules = self.lifecycle_rules(current["rules"])
         if sorted(map(_rule_key, rules)) != sorted(map(_rule_key, current["rules"])):
             detail = "lifecycle: " + ", ".join(rule["ID"] for rule in rules)
@@ -182,6 +205,9 @@ class LakeBucket:
 
     def _put_policy(self, policy: dict) -> None:
         self.s3.put_bucket_policy(Bucket=self.names.bucket, Policy=json.dumps(policy))
+
+    def _version(self) -> None:
+        self.s3.put_bucket_versioning(Bucket=self.names.bucket, VersioningConfiguration={"Status": "Enabled"})
 
     def _lifecycle(self, rules: list[dict]) -> None:
         self.s3.put_bucket_lifecycle_configuration(

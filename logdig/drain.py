@@ -61,6 +61,7 @@ class Summary:
     bad_messages: int = 0
     duplicates: int = 0
     seconds: float = 0.0
+    queue_depth: int = 0  # messages waiting when the run began (SQS's approximate count)
 
 
 def drain(queue: Queue, lake: Lake, options: DrainOptions = DrainOptions(),
@@ -93,7 +94,7 @@ def _due(queue: Queue, options: DrainOptions, now, summary: Summary) -> list[Mes
     SQS reports no age for its oldest message, so below the threshold a sample is received and
     its oldest SentTimestamp decides; a sample that is not due is released at once.
     """
-    depth = queue.depth()
+    depth = summary.queue_depth = queue.depth()
     if depth >= options.min_messages:
         return []
     sample = queue.receive(10) if depth else []

@@ -24,7 +24,8 @@ DLQ_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:logdig-events-dlq"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:logdig-drain"
 RULE_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/logdig-drain-schedule"
 LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/logdig-drain"
-SKIP = ["deploy", "--skip-collector"]
+# The compaction Lambda (and its DuckDB download) is tested in tests/test_setup_aws_ops*.py.
+SKIP = ["deploy", "--skip-collector", "--skip-compaction"]
 
 
 class Run:

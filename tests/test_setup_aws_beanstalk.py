@@ -26,6 +26,10 @@ STACKS = [
     "64bit Amazon Linux 2023 v4.3.9 running Docker",
 ]
 SELECTOR = {"ApplicationName": APP, "EnvironmentNames": [ENV]}
+HEALTH_METRICS = (
+    '{"CloudWatchMetrics":{"Environment":{"ApplicationLatencyP90":60,"ApplicationRequests5xx":60,'
+    '"ApplicationRequestsTotal":60,"EnvironmentHealth":60}},"Version":1}'
+)
 
 
 def label_of(root) -> str:
@@ -52,6 +56,11 @@ def option_settings(url: str) -> list[dict]:
         (env, "LOGDIG_TOKENS", "site1=https://shop.example"),
         (env, "LOGDIG_TRUSTED_PROXY_HOPS", "1"),
         ("aws:elasticbeanstalk:environment", "EnvironmentType", "SingleInstance"),
+        ("aws:elasticbeanstalk:cloudwatch:logs", "StreamLogs", "true"),
+        ("aws:elasticbeanstalk:cloudwatch:logs", "RetentionInDays", "30"),
+        ("aws:elasticbeanstalk:cloudwatch:logs", "DeleteOnTerminate", "false"),
+        ("aws:elasticbeanstalk:healthreporting:system", "SystemType", "enhanced"),
+        ("aws:elasticbeanstalk:healthreporting:system", "ConfigDocument", HEALTH_METRICS),
     ]
     return [{"Namespace": n, "OptionName": o, "Value": v} for n, o, v in sorted(settings)]
 
@@ -155,12 +164,13 @@ class Beanstalk:
 
 
 ENV_VARS = {"LOGDIG_TOKENS": "site1=https://shop.example"}
+DEPLOY = ["deploy", "--skip-compaction"]  # compaction: tests/test_setup_aws_ops*.py
 
 
 @pytest.fixture
 def queue_first(mock_aws):
     """The queue exists before the collector's plan, so its URL is known when stubbing."""
-    assert Run(["deploy", "--skip-collector"], env=ENV_VARS).rc == 0
+    assert Run(["deploy", "--skip-collector", "--skip-compaction"], env=ENV_VARS).rc == 0
     client("s3").create_bucket(Bucket=EB_BUCKET)  # create_storage_location's, stubbed away
 
 
@@ -168,7 +178,7 @@ def queue_first(mock_aws):
 def collector(queue_first):
     """A first full deploy; returns its run."""
     label = label_of(setup_aws.ROOT)
-    return run_with(Beanstalk().read(False, label, False, None).first_deploy(label), ["deploy"])
+    return run_with(Beanstalk().read(False, label, False, None).first_deploy(label), DEPLOY)
 
 
 def run_with(beanstalk: Beanstalk, argv: list[str], env: dict | None = None) -> Run:
@@ -202,16 +212,18 @@ def test_collector_instance_profile_may_only_send_to_the_queue(collector):
     assert trust["Principal"] == {"Service": "ec2.amazonaws.com"}
     assert iam.list_attached_role_policies(RoleName="logdig-collector")["AttachedPolicies"] == []
     policy = iam.get_role_policy(RoleName="logdig-collector", PolicyName="logdig-collector")
-    (statement,) = policy["PolicyDocument"]["Statement"]
+    statement, logs = policy["PolicyDocument"]["Statement"]
     assert (statement["Effect"], statement["Action"]) == ("Allow", "sqs:SendMessage")
     assert statement["Resource"] == QUEUE_ARN
+    assert logs["Action"] == ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    assert logs["Resource"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/elasticbeanstalk/{ENV}/*"
     assert collector.sleeps == [PROFILE_SETTLE_SECONDS]  # let EC2 see the new profile first
 
 
 def test_rerun_with_nothing_changed_reads_only(collector):
     label = label_of(setup_aws.ROOT)
     # Stubber fails on any call not queued here, so reads are all it can make.
-    again = run_with(Beanstalk().read(True, label, True, environment("Ready", label)), ["deploy"])
+    again = run_with(Beanstalk().read(True, label, True, environment("Ready", label)), DEPLOY)
     assert again.out.startswith("no changes\n")
     assert again.mutating == []
 
@@ -223,7 +235,7 @@ def test_changed_collector_code_gives_only_a_new_version(collector, tmp_path, mo
     monkeypatch.setattr(setup_aws, "ROOT", tree)
     new = label_of(tree)
     eb = Beanstalk().read(True, new, False, environment("Ready", old))
-    run = run_with(eb.upload(new).update(new, VersionLabel=new), ["deploy"])
+    run = run_with(eb.upload(new).update(new, VersionLabel=new), DEPLOY)
     assert f"update  beanstalk environment {ENV}: deploy {new}" in run.out
     assert run.mutating == ["s3.PutObject"]  # the bundle; everything else is unchanged
 
@@ -233,7 +245,7 @@ def test_changed_setting_updates_only_that_environment_property(collector):
     eb = Beanstalk().read(True, label, True, environment("Ready", label))
     namespace = "aws:elasticbeanstalk:application:environment"
     change = {"Namespace": namespace, "OptionName": "LOGDIG_TOKENS", "Value": "site2"}
-    run = run_with(eb.update(label, OptionSettings=[change]), ["deploy"], {"LOGDIG_TOKENS": "site2"})
+    run = run_with(eb.update(label, OptionSettings=[change]), DEPLOY, {"LOGDIG_TOKENS": "site2"})
     assert f"update  beanstalk environment {ENV}: LOGDIG_TOKENS" in run.out
     assert run.mutating == []  # moto's side: the Lambda does not read LOGDIG_TOKENS
 
@@ -266,7 +278,7 @@ def test_beanstalk_errors_come_out_as_one_line(queue_first, capsys):
         stubber.add_client_error("describe_applications", "AccessDenied", "no", 403, params)
         stubber.activate()
 
-    run = Run(["deploy"], env=ENV_VARS, prepare=deny)
+    run = Run(DEPLOY, env=ENV_VARS, prepare=deny)
     assert run.rc == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"setup_aws.py deploy: error: beanstalk application {APP}: ")
@@ -278,7 +290,7 @@ def test_an_environment_that_launches_unhealthy_is_an_error(queue_first, capsys)
     eb = Beanstalk().read(False, label, False, None).first_deploy(label)
     operation, params, _ = eb.calls[-1]  # the look at the launched environment
     eb.calls[-1] = (operation, params, {"Environments": [{**environment("Ready", label), "Health": "Red"}]})
-    run = Run(["deploy"], env=ENV_VARS, prepare=eb.stub)
+    run = Run(DEPLOY, env=ENV_VARS, prepare=eb.stub)
     assert run.rc == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert f"beanstalk environment {ENV}: launched but unhealthy (Red)" in line

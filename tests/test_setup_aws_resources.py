@@ -3,7 +3,9 @@ queues, the roles' policies, the Lambda, its schedule, the Glue table and the At
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
@@ -34,18 +36,25 @@ FAKE_AWS = {
 }
 
 
-@pytest.fixture(scope="module")
-def deployed():
-    """One deploy for every test here: none of them changes anything (reruns and dry runs only)."""
+@contextlib.contextmanager
+def moto_account() -> Iterator[None]:
+    """Fake credentials and moto for a whole module (function-scoped fixtures cannot be)."""
     with pytest.MonkeyPatch.context() as env:
         for name, value in FAKE_AWS.items():
             env.setenv(name, value)
         for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
             env.delenv(name, raising=False)
         with mock_aws():
-            run = Run(SKIP)
-            assert run.rc == 0, run.out
-            yield run
+            yield
+
+
+@pytest.fixture(scope="module")
+def deployed():
+    """One deploy for every test here: none of them changes anything (reruns and dry runs only)."""
+    with moto_account():
+        run = Run(SKIP)
+        assert run.rc == 0, run.out
+        yield run
 
 
 def test_bucket_is_private_encrypted_and_tls_only(deployed):
@@ -64,7 +73,9 @@ def test_bucket_is_private_encrypted_and_tls_only(deployed):
     assert {r["ID"] for r in lifecycle} == {
         "logdig-expire-athena-results",
         "logdig-abort-incomplete-uploads",
+        "logdig-expire-noncurrent-versions",
     }
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
 
 
 def test_queue_is_sized_for_packing_long_polled_and_redriven(deployed):

@@ -46,17 +46,17 @@ def test_deploy_twice_then_destroy_through_the_endpoint(endpoint):
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    dry = setup_aws_py(endpoint, "deploy", "--skip-collector", "--dry-run")
+    dry = setup_aws_py(endpoint, "deploy", "--skip-collector", "--skip-compaction", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "create  lambda function logdig-drain" in dry.stdout
     assert s3.list_buckets()["Buckets"] == []  # the dry run created nothing
 
-    first = setup_aws_py(endpoint, "deploy", "--skip-collector")
+    first = setup_aws_py(endpoint, "deploy", "--skip-collector", "--skip-compaction")
     assert first.returncode == 0, first.stderr
     assert "create lambda function logdig-drain" in first.stdout
     assert "athena table: logdig.events (workgroup logdig)" in first.stdout
 
-    second = setup_aws_py(endpoint, "deploy", "--skip-collector")
+    second = setup_aws_py(endpoint, "deploy", "--skip-collector", "--skip-compaction")
     assert second.returncode == 0, second.stderr
     assert second.stdout.startswith("no changes\n")
 

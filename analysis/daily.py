@@ -1,0 +1,70 @@
+"""The daily job: yesterday's partition becomes Parquet. Run by a Lambda on an EventBridge schedule
+in AWS (lambda_handler) and by local mode's timer (lambda_sqs_to_s3/timer.py).
+
+Running it twice changes nothing: a day whose Parquet object already names exactly the day's
+NDJSON objects is left alone (its footer says so), so a rerun, or a retry by EventBridge, writes
+nothing. Events that arrive after compaction make the next run rebuild that day.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from analysis import compact, duck, lake_files
+
+log = logging.getLogger("logdig.daily")
+
+
+def compacted_sources(lake: lake_files.LakeLocation, dt: str, con) -> list[str] | None:
+    """The NDJSON names the day's Parquet footer lists, or None when the day has no Parquet yet."""
+    if lake_files.PARQUET_NAME not in lake.names(lake.parquet_prefix, dt, ".parquet"):
+        return None
+    key = lake.day_prefix(lake.parquet_prefix, dt) + lake_files.PARQUET_NAME
+    with tempfile.TemporaryDirectory(prefix="logdig-daily-") as tmp:
+        path = str(lake.fetch(key, Path(tmp))).replace("'", "''")
+        # DuckDB reads the footer itself: no pyarrow in the Lambda package.
+        row = con.execute(
+            f"SELECT value FROM parquet_kv_metadata('{path}') WHERE key = ?",
+            [lake_files.PARQUET_SOURCES_KEY.encode()],
+        ).fetchone()
+    return json.loads(row[0]) if row else []
+
+
+def compact_if_needed(lake: lake_files.LakeLocation, dt: str) -> dict:
+    names = lake.names(lake.events_prefix, dt, lake_files.NDJSON_SUFFIX)
+    if not names:
+        return {"dt": dt, "skipped": "no events"}
+    con = duck.connect()
+    if compacted_sources(lake, dt, con) == names:
+        return {"dt": dt, "skipped": "already compacted"}
+    return compact.compact_day(lake, dt, con)
+
+
+def run(lake: lake_files.LakeLocation, today: date) -> dict:
+    """Compact the day before `today` (UTC) if it needs it; the summary is logged and returned."""
+    summary = compact_if_needed(lake, (today - timedelta(days=1)).isoformat())
+    log.info({"event": "daily_compaction", **summary})
+    return summary
+
+
+def _scheduled_day(event: dict) -> date:
+    """EventBridge passes the scheduled time; a manual invoke may pass {"today": "YYYY-MM-DD"}."""
+    if event.get("today"):
+        return date.fromisoformat(event["today"])
+    if event.get("time"):
+        return datetime.fromisoformat(event["time"].replace("Z", "+00:00")).date()
+    return datetime.now(UTC).date()
+
+
+def lambda_handler(event, context):
+    from config import load_settings
+    from logdig import logs
+
+    settings = load_settings()
+    logs.setup()
+    lake = lake_files.open_lake(f"s3://{settings.bucket}/", settings.lake_prefix)
+    return run(lake, _scheduled_day(event or {}))
