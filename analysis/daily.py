@@ -15,27 +15,28 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from analysis import compact, duck, lake_files
+from logdig.lake_layout import NDJSON_SUFFIX, PARQUET_NAME, PARQUET_SOURCES_KEY, parquet_key
 
 log = logging.getLogger("logdig.daily")
 
 
 def compacted_sources(lake: lake_files.LakeLocation, dt: str, con) -> list[str] | None:
     """The NDJSON names the day's Parquet footer lists, or None when the day has no Parquet yet."""
-    if lake_files.PARQUET_NAME not in lake.names(lake.parquet_prefix, dt, ".parquet"):
+    if PARQUET_NAME not in lake.names(lake.parquet_prefix, dt, ".parquet"):
         return None
-    key = lake.day_prefix(lake.parquet_prefix, dt) + lake_files.PARQUET_NAME
+    key = parquet_key(lake.parquet_prefix, dt)
     with tempfile.TemporaryDirectory(prefix="logdig-daily-") as tmp:
         path = str(lake.fetch(key, Path(tmp))).replace("'", "''")
         # DuckDB reads the footer itself: no pyarrow in the Lambda package.
         row = con.execute(
             f"SELECT value FROM parquet_kv_metadata('{path}') WHERE key = ?",
-            [lake_files.PARQUET_SOURCES_KEY.encode()],
+            [PARQUET_SOURCES_KEY.encode()],
         ).fetchone()
     return json.loads(row[0]) if row else []
 
 
 def compact_if_needed(lake: lake_files.LakeLocation, dt: str) -> dict:
-    names = lake.names(lake.events_prefix, dt, lake_files.NDJSON_SUFFIX)
+    names = lake.names(lake.events_prefix, dt, NDJSON_SUFFIX)
     if not names:
         return {"dt": dt, "skipped": "no events"}
     con = duck.connect()
@@ -66,5 +67,5 @@ def lambda_handler(event, context):
 
     settings = load_settings()
     logs.setup()
-    lake = lake_files.open_lake(f"s3://{settings.bucket}/", settings.lake_prefix)
+    lake = lake_files.open_lake(f"s3://{settings.bucket}/", settings.lake_prefix, settings)
     return run(lake, _scheduled_day(event or {}))

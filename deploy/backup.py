@@ -13,12 +13,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from analysis.lake_files import parquet_prefix_for
 from deploy.aws import CLIENT_CONFIG, Aws, absent_as_none, missing
 from deploy.errors import DeployError
 from deploy.names import Names
 from deploy.plan import Action, keep
 from deploy.storage import BLOCK_ALL, ENCRYPTION, empty_bucket
+from logdig.lake_layout import parquet_prefix_for
 
 RULE_PREFIX = "logdig-replicate-"
 

@@ -17,11 +17,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-from analysis.lake_files import parquet_prefix_for
 from deploy import bundles
 from deploy.errors import DeployError
 from deploy.function import RUNTIME
 from deploy.names import Names
+from logdig.lake_layout import parquet_prefix_for
 
 HANDLER = "analysis.daily.lambda_handler"
 PATHS = ("analysis", "logdig", "config.py")
