@@ -3,6 +3,7 @@
   python -m analysis report traffic --from 2026-11-01 --to 2026-11-30 --bucket day
   python -m analysis report heatmap --from 2026-11-01 --to 2026-11-30 --page https://site/pricing
   python -m analysis compact --date 2026-11-22 [--lake s3://bucket/]
+  python -m analysis forget --user-key K [--dry-run] [--yes]   # erase one visitor
   python -m analysis athena-sql            # rewrites analysis/athena/*.sql
   python -m analysis zeppelin              # rewrites analysis/zeppelin/logdig_reports.zpln
 """
@@ -15,7 +16,7 @@ import json
 import sys
 from datetime import date
 
-from analysis import lake_files, reports
+from analysis import forget, lake_files, reports
 from config import ConfigError
 
 
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     compact = commands.add_parser("compact", help="rewrite one day's NDJSON as Parquet")
     compact.add_argument("--date", required=True, metavar="YYYY-MM-DD")
     _lake_args(compact)
+
+    forget.add_command(commands, _lake_args)
 
     for name, what in (("athena-sql", "analysis/athena/*.sql"),
                        ("zeppelin", "analysis/zeppelin/logdig_reports.zpln")):
@@ -107,7 +110,8 @@ def _generated(args) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     handlers = {"report": _report, "compact": _compact, "athena-sql": _generated,
-                "zeppelin": _generated}
+                "zeppelin": _generated,
+                "forget": lambda args: forget.run_command(args, lake_files.open_lake)}
     try:
         handlers[args.command](args)
     except (reports.ReportError, lake_files.LakeError, ConfigError) as exc:
