@@ -1,13 +1,23 @@
 """gunicorn settings shared by local mode and the Elastic Beanstalk Procfile.
 
-gunicorn reads ./gunicorn.conf.py by itself. Its job here: give every worker one Prometheus
-directory, so /metrics sums all workers instead of showing whichever one answered.
+gunicorn reads ./gunicorn.conf.py by itself (the Procfile), or gets it through --config (local
+mode), so both run with the workers and threads of config.Settings (LOGDIG_WORKERS,
+LOGDIG_THREADS); only the address differs (the platform's :8000, or LOGDIG_HOST:LOGDIG_PORT).
+It also gives every worker one Prometheus directory, so /metrics sums all workers instead of
+showing whichever one answered.
 """
 
 import os
 import shutil
+import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # config.py sits beside this file
+from config import load_settings  # noqa: E402
+
+_settings = load_settings()
+workers = _settings.workers
+threads = _settings.threads
 worker_class = "gthread"  # many waiting requests per worker share one group-commit flush
 accesslog = None  # the app writes one JSON line per request itself
 

@@ -17,7 +17,8 @@ from config import Settings, load_settings
 from logdig import logs
 from logdig.errors import InvalidInput, LogDigError, QueueUnavailable
 from logdig.logs import emit
-from logdig.queues import Queue, make_queue
+from logdig.message_queue import Queue
+from logdig.queues import make_queue
 
 log = logging.getLogger("logdig.collector")
 RETRY_AFTER_SECONDS = 5

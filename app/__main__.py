@@ -23,9 +23,8 @@ def gunicorn_command(settings: Settings) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn",
         "--bind", f"{settings.host}:{settings.port}",
-        "--workers", str(settings.workers),
-        "--threads", str(settings.threads),  # gthread workers, set in gunicorn.conf.py
         "--graceful-timeout", "10", "--log-level", "warning",
+        # Workers and threads: gunicorn.conf.py reads them from the settings, as on Beanstalk.
         "--config", str(ROOT / "gunicorn.conf.py"),
         "app:create_app()",
     ]

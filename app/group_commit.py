@@ -18,8 +18,8 @@ from itertools import accumulate
 from app import metrics
 from logdig.errors import QueueUnavailable
 from logdig.logs import emit
+from logdig.message_queue import Queue
 from logdig.packing import batches, billed_requests, message_cap, pack_counted
-from logdig.queues import Queue
 
 log = logging.getLogger("logdig.collector")
 

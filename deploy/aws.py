@@ -10,15 +10,13 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from deploy.errors import DeployError, aws_errors, error_code
+from deploy.errors import DeployError, aws_errors
+from logdig.aws import DEPLOY_CLIENT_CONFIG, error_code
 
 T = TypeVar("T")
 
-# Standard retry mode already backs off on throttling; adaptive adds client-side rate limiting.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 READ_PREFIXES = ("Get", "List", "Describe", "Head")
 
 
@@ -60,7 +58,7 @@ class Aws:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.session.client(
-                service, region_name=self.region, config=CLIENT_CONFIG
+                service, region_name=self.region, config=DEPLOY_CLIENT_CONFIG
             )
         return self._clients[service]
 

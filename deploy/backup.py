@@ -13,11 +13,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploy.aws import CLIENT_CONFIG, Aws, absent_as_none, missing
+from deploy.aws import Aws, absent_as_none, missing
 from deploy.errors import DeployError
 from deploy.names import Names
 from deploy.plan import Action, keep
 from deploy.storage import BLOCK_ALL, ENCRYPTION, empty_bucket
+from logdig.aws import DEPLOY_CLIENT_CONFIG
 from logdig.lake_layout import parquet_prefix_for
 
 RULE_PREFIX = "logdig-replicate-"
@@ -100,7 +101,7 @@ class ReplicaBucket:
     @cached_property
     def s3(self) -> Any:
         # Same session (so planning's read-only guard applies), the replica's region.
-        return self.aws.session.client("s3", region_name=self.region, config=CLIENT_CONFIG)
+        return self.aws.session.client("s3", region_name=self.region, config=DEPLOY_CLIENT_CONFIG)
 
     def read(self) -> dict | None:
         try:

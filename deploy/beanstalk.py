@@ -11,9 +11,10 @@ from botocore.exceptions import ClientError
 
 from deploy.aws import Aws
 from deploy.bundles import sha256_hex
-from deploy.errors import DeployError, error_code
+from deploy.errors import DeployError
 from deploy.names import Names
 from deploy.plan import Action
+from logdig.aws import error_code
 
 ENV_NAMESPACE = "aws:elasticbeanstalk:application:environment"
 PLATFORM_RE = re.compile(r"^64bit Amazon Linux 2023 v(\d+)\.(\d+)\.(\d+) running Python 3\.(\d+)$")

@@ -20,7 +20,9 @@ LAMBDA_HANDLER = "lambda_sqs_to_s3.handler.lambda_handler"
 
 BEANSTALK_PATHS = ("app", "logdig", "config.py", "gunicorn.conf.py", "requirements.txt", "static")
 BEANSTALK_REQUIRED = ("app/__init__.py", "config.py", "requirements.txt")
-PROCFILE = 'web: gunicorn --bind :8000 --workers 2 --threads 8 --worker-class gthread "app:create_app()"\n'
+# Beanstalk's nginx forwards to port 8000; workers, threads and the worker class come from
+# gunicorn.conf.py (in the bundle), which reads them from the settings as local mode does.
+PROCFILE = 'web: gunicorn --bind :8000 "app:create_app()"\n'
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 SKIPPED_DIRS = {"__pycache__", "tests", ".pytest_cache"}

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from logdig.aws import error_code
+
 # Causes worth a plainer sentence than AWS's own message.
 FRIENDLY = {
     "BucketAlreadyExists": "the bucket name is taken by another account; "
@@ -28,10 +30,6 @@ class DeployError(Exception):
         super().__init__(f"{resource}: {cause}")
         self.resource = resource
         self.cause = cause
-
-
-def error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
 
 
 def describe_client_error(exc: ClientError) -> str:

@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 
 from deploy.aws import Aws, absent_as_none
 from deploy.bundles import LAMBDA_HANDLER
-from deploy.errors import error_code
 from deploy.names import Names
 from deploy.plan import Action
+from logdig.aws import error_code
 
 RUNTIME = "python3.13"
 LOG_RETENTION_DAYS = 30

@@ -8,9 +8,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from deploy.aws import Aws, absent_as_none
-from deploy.errors import error_code
 from deploy.names import Names
 from deploy.plan import Action
+from logdig.aws import error_code
 
 VERSION = "2012-10-17"
 PROFILE_SETTLE_SECONDS = 15

@@ -24,8 +24,9 @@ def _normal(name: str, value: str) -> Any:
     return str(value)
 
 
-class Queue:
-    """An SQS queue whose attributes deploy keeps as given; `on_url` learns its URL."""
+class QueueResource:
+    """An SQS queue as a deployed resource (not logdig's message queue interface), whose
+    attributes deploy keeps as given; `on_url` learns its URL."""
 
     def __init__(
         self,

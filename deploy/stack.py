@@ -19,7 +19,7 @@ from deploy.dashboard import Dashboard
 from deploy.function import DrainFunction, LogGroup
 from deploy.names import Names
 from deploy.plan import Plan, Resource, build_plan
-from deploy.queues import Queue, dead_letter_attributes, event_queue_attributes
+from deploy.queues import QueueResource, dead_letter_attributes, event_queue_attributes
 from deploy.schedule import Schedule
 from deploy.storage import NONCURRENT_DAYS, LakeBucket
 
@@ -34,6 +34,8 @@ COLLECTOR_SETTINGS = (
     "flush_wait_ms",
     "max_message_bytes",
     "queue_retry_seconds",
+    "workers",
+    "threads",
 )
 VISIBILITY_PER_TIMEOUT = 6  # AWS's advice for a queue drained by a Lambda
 EB_LAUNCH = "aws:autoscaling:launchconfiguration"
@@ -233,8 +235,8 @@ class Stack:
         found: list[Resource] = [
             LakeBucket(aws, names, opts.expire_events_days, opts.delete_data, opts.noncurrent_days),
             *self.backup(destroying),
-            Queue(aws, names.dead_letter_queue, dead_letter_attributes),
-            Queue(aws, names.queue, queue_attributes, self._set_queue_url),
+            QueueResource(aws, names.dead_letter_queue, dead_letter_attributes),
+            QueueResource(aws, names.queue, queue_attributes, self._set_queue_url),
             iam.Role(aws, names.drain_role, "lambda.amazonaws.com", iam.drain_policy(names)),
             LogGroup(aws, names),
             DrainFunction(

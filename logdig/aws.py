@@ -1,5 +1,6 @@
-"""boto3 clients built lazily (never at import, so tests' mocks and forked workers get their own),
-and the one place where AWS errors become LogDig errors."""
+"""AWS client configuration and error codes, for LogDig and its deployer: boto3 clients built
+lazily (never at import, so tests' mocks and forked workers get their own), and the one place where
+AWS errors become LogDig errors."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ CLIENT_CONFIG = Config(
     retries={"max_attempts": 3, "mode": "standard"},
     max_pool_connections=32,
 )
+# The deployer is patient instead: control-plane APIs throttle, and nothing waits on its answer.
+# Standard retry mode already backs off on throttling; adaptive adds client-side rate limiting.
+DEPLOY_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 
 
 def client(service: str, default_region: str):
@@ -27,8 +31,9 @@ def client(service: str, default_region: str):
 
 
 def error_code(exc: BaseException) -> str:
+    """AWS's error code of a ClientError ("" when it has none), else the exception's type name."""
     if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code", "ClientError")
+        return exc.response.get("Error", {}).get("Code", "")
     return type(exc).__name__
 
 
@@ -38,4 +43,4 @@ def translate(error: type[Exception], what: str) -> Iterator[None]:
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
-        raise error(f"{what}: {error_code(exc)}: {exc}") from exc
+        raise error(f"{what}: {error_code(exc) or type(exc).__name__}: {exc}") from exc

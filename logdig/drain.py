@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from config import Settings
 from logdig.lake import Lake
 from logdig.lake_layout import (
     BAD_SUFFIX,
@@ -26,24 +27,27 @@ from logdig.lake_layout import (
     utc_day,
 )
 from logdig.logs import emit
+from logdig.message_queue import Message, Queue
 from logdig.packing import parse_body
-from logdig.queues import Message, Queue
 
 log = logging.getLogger("logdig.drain")
 
 
+_DEFAULTS = Settings()
+
+
 @dataclass(frozen=True)
 class DrainOptions:
-    min_messages: int = 100
-    max_wait_seconds: float = 60
-    lake_prefix: str = "events/"
-    bad_prefix: str = "bad/"
-    max_object_bytes: int = 64 * 1024 * 1024
+    min_messages: int = _DEFAULTS.min_messages
+    max_wait_seconds: float = _DEFAULTS.max_wait_seconds
+    lake_prefix: str = _DEFAULTS.lake_prefix
+    bad_prefix: str = _DEFAULTS.bad_prefix
+    max_object_bytes: int = _DEFAULTS.max_object_bytes
     margin_seconds: float = 30  # stop this long before the time budget ends
     wait_seconds: float = 1  # long polling, so a sparse queue is not mistaken for an empty one
 
     @classmethod
-    def from_settings(cls, settings, **overrides) -> DrainOptions:
+    def from_settings(cls, settings: Settings, **overrides) -> DrainOptions:
         values = {"min_messages": settings.min_messages,
                   "max_wait_seconds": settings.max_wait_seconds,
                   "lake_prefix": settings.lake_prefix, "bad_prefix": settings.bad_prefix,

@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from config import Settings
 from logdig.errors import QueueUnavailable
-from logdig.queues import Message
+from logdig.message_queue import Message
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -32,9 +33,11 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (visible_at, id);
 """
 
+_DEFAULTS = Settings()
+
 
 class LocalQueue:
-    def __init__(self, path: Path, visibility_timeout: float = 300,
+    def __init__(self, path: Path, visibility_timeout: float = _DEFAULTS.visibility_timeout_seconds,
                  clock: Callable[[], float] = time.time, poll_seconds: float = 0.2,
                  busy_timeout: float = 30):
         self.path = Path(path)

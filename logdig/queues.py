@@ -1,42 +1,17 @@
-"""The queue interface, its SQS implementation, and the factory that picks SQS or the local queue."""
+"""The message queue on SQS, and the factory that picks SQS or the local queue from the settings."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
+from config import Settings
 from logdig import aws
 from logdig.errors import QueueUnavailable
+from logdig.local_queue import LocalQueue
+from logdig.message_queue import Message, Queue
 
-
-@dataclass(frozen=True)
-class Message:
-    id: str
-    receipt: str
-    body: str
-    sent_at: float  # epoch seconds when the queue accepted it
-
-
-class Queue(Protocol):
-    def send_batch(self, bodies: Sequence[str]) -> None:
-        """Store all bodies, or raise QueueUnavailable (some may have been stored)."""
-
-    def receive(self, max_messages: int = 10, wait_seconds: float = 0) -> list[Message]:
-        """Up to max_messages, hidden from other receivers until deleted or the timeout."""
-
-    def delete(self, messages: Sequence[Message]) -> None:
-        """Remove received messages for good, or raise QueueUnavailable."""
-
-    def release(self, messages: Sequence[Message]) -> None:
-        """Make received messages visible again at once."""
-
-    def depth(self) -> int:
-        """Approximate number of visible messages."""
-
-    def ping(self) -> None:
-        """Raise QueueUnavailable if the queue does not answer."""
+_DEFAULTS = Settings()
 
 
 def retry_entries(call: Callable[[list[int]], list[int]], count: int, deadline: float,
@@ -57,7 +32,7 @@ def retry_entries(call: Callable[[list[int]], list[int]], count: int, deadline: 
 class SqsQueue:
     """Amazon SQS (or any SQS-compatible endpoint set through AWS_ENDPOINT_URL_SQS)."""
 
-    def __init__(self, url: str, sqs_client, retry_seconds: float = 3.0):
+    def __init__(self, url: str, sqs_client, retry_seconds: float = _DEFAULTS.queue_retry_seconds):
         self.url = url
         self.sqs = sqs_client
         self.retry_seconds = retry_seconds
@@ -110,10 +85,8 @@ class SqsQueue:
                 raise
 
 
-def make_queue(settings) -> Queue:
+def make_queue(settings: Settings) -> Queue:
     if settings.local_queue:
-        from logdig.local_queue import LocalQueue
-
         return LocalQueue(settings.queue_path, settings.visibility_timeout_seconds,
                           busy_timeout=settings.queue_retry_seconds)
     sqs = aws.client("sqs", settings.aws_region)
