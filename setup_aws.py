@@ -13,11 +13,13 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
 from config import ConfigError, load_settings
+from deploy import cost, restore
 from deploy.alarms import Thresholds
 from deploy.aws import Aws
 from deploy.errors import DeployError
@@ -73,6 +75,13 @@ def _schedule(raw: str) -> str:
             f"{raw!r} is not an EventBridge schedule such as 'rate(5 minutes)' or 'cron(0/5 * * * ? *)'"
         )
     return raw
+
+
+def _day(raw: str) -> str:
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a date YYYY-MM-DD") from None
 
 
 def _email(raw: str) -> str:
@@ -209,12 +218,25 @@ def parser() -> argparse.ArgumentParser:
     destroy = commands.add_parser("destroy", help="remove what deploy created")
     destroy.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     destroy.add_argument("--delete-data", action="store_true", help="also empty and delete the lake bucket")
+    restore = commands.add_parser("restore", help="bring back one day's deleted or overwritten lake objects")
+    restore.add_argument("--date", required=True, type=_day, metavar="YYYY-MM-DD", help="the lake day (dt=)")
+    restore.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    cost = commands.add_parser("cost", help="what a million events cost on the deployed configuration")
+    cost.add_argument(
+        "--events-per-month",
+        type=_bounded(1, 10**12),
+        default=1_000_000,
+        metavar="N",
+        help="traffic to spread the fixed monthly cost over (default %(default)s)",
+    )
     return top
 
 
 def options_from(args: argparse.Namespace) -> Options:
     if args.command == "destroy":
         return Options(delete_data=args.delete_data)
+    if args.command in ("restore", "cost"):
+        return Options()
     return Options(
         skip_collector=args.skip_collector,
         lambda_memory_mb=args.lambda_memory,
@@ -236,7 +258,14 @@ def options_from(args: argparse.Namespace) -> Options:
 def run(args: argparse.Namespace, out: TextIO, aws: Aws | None = None, env=None) -> None:
     env = os.environ if env is None else env
     stack = Stack(aws or Aws(), load_settings(env), env, options_from(args), ROOT)
-    plan = stack.plan_deploy() if args.command == "deploy" else stack.plan_destroy()
+    if args.command == "cost":
+        cost.cost(stack.aws, stack.names, args.events_per_month, out)
+        return
+    if args.command == "restore":
+        with stack.aws.reads_only():
+            plan = restore.plan_restore(stack.aws.client("s3"), stack.names, args.date)
+    else:
+        plan = stack.plan_deploy() if args.command == "deploy" else stack.plan_destroy()
     plan.render(out)
     if args.dry_run:
         out.write("dry run: nothing was changed\n")
