@@ -32,16 +32,21 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="run one report with DuckDB")
     report.add_argument("name", choices=sorted(reports.REPORTS))
-    report.add_argument("--from", dest="from_", required=True, metavar="YYYY-MM-DD")
-    report.add_argument("--to", required=True, metavar="YYYY-MM-DD")
+    report.add_argument("--from", dest="from_", required=True, metavar="YYYY-MM-DD[THH:MM[:SS]]",
+                        help="first day, or an ISO datetime (inclusive)")
+    report.add_argument("--to", required=True, metavar="YYYY-MM-DD[THH:MM[:SS]]",
+                        help="last day (inclusive), or an ISO datetime (exclusive)")
+    report.add_argument("--tz", help="time zone of dates, offset-less datetimes and day buckets "
+                        "(UTC)")
+    report.add_argument("--site", help="only events on this host (see the sites report)")
+    report.add_argument("--referrer", help="only visitors who arrived from this referrer host")
     report.add_argument("--format", choices=("table", "csv", "json"), default="table")
     report.add_argument("--bucket", help=f"traffic: one of {', '.join(reports.BUCKETS)} (hour)")
-    report.add_argument("--page", help="heatmap: the page URL (query and fragment are ignored)")
+    report.add_argument("--page", help="heatmap, elements: the page URL; other reports: only "
+                        "events on that page (query and fragment are ignored)")
     report.add_argument("--columns", help="heatmap: grid columns across the document width (20)")
     report.add_argument("--row-px", help="heatmap: grid row height in CSS pixels (100)")
     report.add_argument("--steps", help="funnel: comma list of /paths, URLs or event types")
-    report.add_argument("--site", help="only events on this host (of current_page), e.g. "
-                        "shop.example.com (default: every site)")
     _lake_args(report)
 
     compact = commands.add_parser("compact", help="rewrite one day's NDJSON as Parquet")
@@ -78,8 +83,8 @@ def _report(args) -> None:
     from analysis import query
 
     raw = {"from": args.from_, "to": args.to, "bucket": args.bucket, "page": args.page,
-           "columns": args.columns, "row_px": args.row_px, "steps": args.steps,
-           "site": args.site}
+           "columns": args.columns, "row_px": args.row_px, "steps": args.steps, "tz": args.tz,
+           "site": args.site, "referrer": args.referrer}
     reports.options(args.name, raw, strict=True)  # bad options first, before the lake is opened
     result = query.run_report(args.name, raw, args.lake, strict=True,
                               events_prefix=args.events_prefix)

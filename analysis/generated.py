@@ -29,7 +29,8 @@ def athena_files() -> dict[Path, str]:
         "logdig", ATHENA_TABLE, "s3://YOUR-LAKE-BUCKET/events/") + ";\n"}
     for name, report in reports.REPORTS.items():
         d = dialect("athena")
-        sql = reports.render(name, d, reports.options(name, EXAMPLE), source=ATHENA_TABLE)
+        opts = reports.options(name, example(name))
+        sql = reports.render(name, d, opts, source=ATHENA_TABLE)
         steps = f" (steps: {EXAMPLE['steps']})" if name == "funnel" else ""
         files[ATHENA_DIR / f"{name}.sql"] = (
             f"-- {name}: {report.summary}{steps}.\n"
@@ -38,14 +39,20 @@ def athena_files() -> dict[Path, str]:
             "-- (dates as 'YYYY-MM-DD' strings, numbers bare). Example:\n"
             f"--   aws athena start-query-execution --query-string file://{name}.sql \\\n"
             "--     --query-execution-context Database=logdig --execution-parameters "
-            + " ".join(_athena_value(p) for p in d.placeholders) + "\n"
+            + " ".join(_athena_value(p, opts) for p in d.placeholders) + "\n"
             f"{sql};\n"
         )
     return files
 
 
-def _athena_value(name: str) -> str:
-    examples = {**EXAMPLE, "bucket_seconds": reports.BUCKETS[EXAMPLE["bucket"]]}
+def example(name: str) -> dict:
+    """EXAMPLE without `page` for the reports that would read it as a filter."""
+    takes_page = "page" in reports.REPORTS[name].options
+    return {k: v for k, v in EXAMPLE.items() if k != "page" or takes_page}
+
+
+def _athena_value(name: str, opts: dict) -> str:
+    examples = {**opts, **EXAMPLE, "bucket_seconds": reports.BUCKETS[EXAMPLE["bucket"]]}
     examples.update({f"step{n}": s for n, s in enumerate(EXAMPLE["steps"].split(","), start=1)})
     value = examples[name]
     return str(value) if isinstance(value, int) else f"\"'{value}'\""
@@ -74,7 +81,7 @@ def zeppelin_note() -> str:
 
     paragraphs = [_paragraph(0, "Lake", SETUP.replace("SCHEMA", schema_ddl()))]
     for n, (name, report) in enumerate(reports.REPORTS.items(), start=1):
-        sql = reports.render(name, dialect("zeppelin"), reports.options(name, EXAMPLE))
+        sql = reports.render(name, dialect("zeppelin"), reports.options(name, example(name)))
         paragraphs.append(_paragraph(n, f"{name}: {report.summary}", f"%spark.sql\n{sql}"))
     note = {"name": "LogDig reports", "id": "2LOGDIGREPORTS", "defaultInterpreterGroup": "spark",
             "version": "0.11.2", "noteParams": {}, "noteForms": {}, "angularObjects": {},

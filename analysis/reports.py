@@ -10,14 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.dialects import Dialect, dialect
 from logdig.events import EVENT_TYPE_RE
 
 SOURCE = "lake_events"
 SESSION_GAP_MS = 30 * 60 * 1000
-BUCKETS = {"5min": 300, "15min": 900, "hour": 3600, "day": 86400}
+ACTIVE_MS = 5 * 60 * 1000  # a session with an event this recent is "current"
+BUCKETS = {"minute": 60, "5min": 300, "15min": 900, "hour": 3600, "day": 86400}
 # URL without query string and fragment; its path; a referrer's host (no userinfo, no port).
 PAGE_RE = "^([^?#]*)"
 PATH_RE = "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)"
@@ -35,17 +37,36 @@ def prepared_columns(d: Dialect) -> list[tuple[str, str]]:
     here reaches the lake-direct path and the store alike (the store rebuilds when this changes).
     """
     kept = ("event_id", "event_type", "user_key", "referrer", "x", "y", "engaged_milli_sec",
-            "document_width", "utm_source", "utm_medium", "utm_campaign")
+            "document_width", "utm_source", "utm_medium", "utm_campaign", "target_tag",
+            "target_id", "target_classes", "target_text")
     return [(c, c) for c in kept] + [
         ("ts", d.epoch_ms("received_at")),
         ("page", d.extract("current_page", PAGE_RE)),
         ("path", d.extract("current_page", PATH_RE)),
         ("site", f"lower({d.extract('current_page', HOST_RE)})"),
+        ("referrer_host", f"lower({d.extract('referrer', HOST_RE)})"),
     ]
 
 
-def _site_filter(d: Dialect, opts: dict, column: str) -> str:
-    return f" AND {column} = {d.param('site', opts['site'])}" if opts.get("site") else ""
+def row_filters(d: Dialect, opts: dict, column: dict[str, str], kept: str) -> str:
+    """` AND ...` conditions on each event's kept delivery: a datetime range finer than the dt
+    partitions, and the site/page/referrer filters (only those given, so a plain date range
+    renders the SQL it always did). column: prepared column name -> SQL; kept: a relation of
+    the kept deliveries with the prepared columns' inputs (for the referrer filter)."""
+    conds = []
+    if opts.get("exact_range"):
+        conds.append(f"{column['ts']} >= {d.param('start_ms', opts['start_ms'])}")
+        conds.append(f"{column['ts']} < {d.param('end_ms', opts['end_ms'])}")
+    if opts.get("site"):
+        conds.append(f"{column['site']} = {d.param('site', opts['site'])}")
+    if opts.get("filter_page"):
+        conds.append(f"{column['page']} = {d.param('filter_page', opts['filter_page'])}")
+    if opts.get("referrer"):
+        # Visitors who arrived from that host at least once in the range: all their events.
+        conds.append(f"""user_key IN (
+    SELECT user_key FROM {kept}
+    WHERE {column['referrer_host']} = {d.param('referrer', opts['referrer'])})""")
+    return "".join(f"\n    AND {c}" for c in conds)
 
 
 def _events(d: Dialect, opts: dict, source: str) -> str:
@@ -54,7 +75,8 @@ def _events(d: Dialect, opts: dict, source: str) -> str:
         return store.events(d, opts)
     columns = ",\n    ".join(f"{sql} AS {name}" if sql != name else name
                               for name, sql in prepared_columns(d))
-    site = dict(prepared_columns(d))["site"]
+    prepared = dict(prepared_columns(d))
+    kept = "(SELECT * FROM deliveries WHERE delivery = 1) kept"
     return f"""deliveries AS (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at) AS delivery
   FROM {source}
@@ -63,7 +85,7 @@ def _events(d: Dialect, opts: dict, source: str) -> str:
 unique_events AS (
   SELECT {columns}
   FROM deliveries
-  WHERE delivery = 1{_site_filter(d, opts, site)}
+  WHERE delivery = 1{row_filters(d, opts, prepared, kept)}
 )"""
 
 
@@ -99,29 +121,44 @@ def _ratio(numerator: str, denominator: str, digits: int) -> str:
 
 
 def traffic(d: Dialect, opts: dict) -> str:
-    step = opts["bucket_seconds"]
-    days = d.series(
-        d.day_epoch(d.param("from", opts["from"])), d.day_epoch(d.param("to", opts["to"])), "86400",
-        "day_s",
-    )
+    # Each d.param call is one Athena `?`: the pieces are built in the order they appear.
+    def p(name: str) -> str:
+        return d.param(name, opts[name])
+
+    window = opts.get("first_bucket_s") is not None
+    shifted = bool(opts.get("offset_s"))
+
+    def bucket_s() -> str:
+        # Buckets start at midnight of the `tz` zone (its UTC offset at the range start).
+        return "days.day_s + offsets.offset_s" + (f" - {p('offset_s')}" if shifted else "")
+
+    select = bucket_s()
+    days = d.series(d.day_epoch(p("from")) + (" - 86400" if window else ""),
+                    d.day_epoch(p("to")) + (" + 86400" if window else ""), "86400", "day_s")
     # Days x offsets rather than one long sequence: Athena caps a sequence at 10000 entries.
-    offsets = d.series("0", f"86400 - {d.param('bucket_seconds', step)}",
-                       d.param("bucket_seconds", step), "offset_s")
+    offsets = d.series("0", f"86400 - {p('bucket_seconds')}", p("bucket_seconds"), "offset_s")
+    # A datetime range keeps the buckets from the one holding its start up to its end.
+    kept = (f"\n  WHERE {bucket_s()} >= {p('first_bucket_s')}"
+            f"\n    AND {bucket_s()} < {p('end_s')}") if window else ""
+    aligned = f"(ts + {p('offset_s')} * 1000)" if shifted else "ts"
+    step = p("bucket_seconds")
     return f"""buckets AS (
-  SELECT days.day_s + offsets.offset_s AS bucket_s
+  SELECT {select} AS bucket_s
   FROM {days} days
-  CROSS JOIN {offsets} offsets
+  CROSS JOIN {offsets} offsets{kept}
 ),
 counts AS (
-  SELECT ts - ts % ({d.param("bucket_seconds", step)} * 1000) AS bucket_ms,
+  SELECT ts - {aligned} % ({step} * 1000) AS bucket_ms,
     COUNT(*) AS events,
-    SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views
+    SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
+    COUNT(DISTINCT CASE WHEN event_type = 'page_view' THEN user_key END) AS visitors
   FROM unique_events
   GROUP BY 1
 )
 SELECT {d.iso_seconds("b.bucket_s")} AS bucket_start,
   COALESCE(c.events, 0) AS events,
-  COALESCE(c.page_views, 0) AS page_views
+  COALESCE(c.page_views, 0) AS page_views,
+  COALESCE(c.visitors, 0) AS visitors
 FROM buckets b
 LEFT JOIN counts c ON c.bucket_ms = b.bucket_s * 1000
 ORDER BY b.bucket_s"""
@@ -251,6 +288,110 @@ FROM steps
 ORDER BY step"""
 
 
+def summary(d: Dialect, opts: dict) -> str:
+    """The dashboard's tiles in one row, on the same session rules as `sessions`/`conversions`."""
+    bounces = "SUM(CASE WHEN page_views <= 1 THEN 1 ELSE 0 END)"
+    converting = "SUM(CASE WHEN conversions > 0 THEN 1 ELSE 0 END)"
+    return f"""{_sessions(d)}
+SELECT COUNT(DISTINCT user_key) AS visitors,
+  COUNT(*) AS visits,
+  COALESCE(SUM(page_views), 0) AS page_views,
+  {_ratio("SUM(page_views)", "COUNT(*)", 2)} AS views_per_visit,
+  {_ratio(bounces, "COUNT(*)", 4)} AS bounce_rate,
+  ROUND(AVG(CAST(end_ms - start_ms AS DOUBLE) / 1000), 1) AS avg_visit_seconds,
+  (SELECT COUNT(*) FROM unique_events WHERE event_type = 'conversion') AS conversions,
+  {_ratio(converting, "COUNT(*)", 4)} AS conversion_rate
+FROM sessions"""
+
+
+def _session_ends(d: Dialect) -> str:
+    """Each session's page views numbered from its first (nth) and from its last (nth_last)."""
+    session = "PARTITION BY user_key, session_no"
+    return f"""{_sessions(d)},
+ends AS (
+  SELECT user_key, session_no, page,
+    ROW_NUMBER() OVER ({session} ORDER BY ts, event_id) AS nth,
+    ROW_NUMBER() OVER ({session} ORDER BY ts DESC, event_id DESC) AS nth_last
+  FROM numbered
+  WHERE event_type = 'page_view' AND page <> ''
+)"""
+
+
+def _end_pages(column: str) -> Callable[[Dialect, dict], str]:
+    def body(d: Dialect, opts: dict) -> str:
+        return f"""{_session_ends(d)}
+SELECT page, COUNT(*) AS sessions
+FROM ends
+WHERE {column} = 1
+GROUP BY page
+ORDER BY sessions DESC, page"""
+
+    return body
+
+
+def events(d: Dialect, opts: dict) -> str:
+    return """named AS (
+  SELECT * FROM unique_events
+  WHERE event_type NOT IN ('page_view', 'click', 'heartbeat', 'page_leave')
+)
+SELECT event_type AS event, COUNT(*) AS events, COUNT(DISTINCT user_key) AS visitors
+FROM named
+GROUP BY event_type
+ORDER BY events DESC, event"""
+
+
+def sites(d: Dialect, opts: dict) -> str:
+    return """hosted AS (
+  SELECT * FROM unique_events WHERE site <> ''
+)
+SELECT site, COUNT(*) AS events,
+  SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views
+FROM hosted
+GROUP BY site
+ORDER BY events DESC, site"""
+
+
+def elements(d: Dialect, opts: dict) -> str:
+    def text(column: str) -> str:
+        return f"COALESCE({column}, '')"
+
+    return f"""clicks AS (
+  SELECT {text("target_tag")} AS tag, {text("target_id")} AS element_id,
+    {text("target_classes")} AS classes, {text("target_text")} AS text
+  FROM unique_events
+  WHERE event_type = 'click' AND page = {d.param("page", opts["page"])}
+)
+SELECT tag, element_id, classes, text, COUNT(*) AS clicks
+FROM clicks
+GROUP BY tag, element_id, classes, text
+ORDER BY clicks DESC, tag, element_id, classes, text"""
+
+
+def active_sessions(d: Dialect, opts: dict) -> str:
+    session = "s.user_key = e.user_key AND s.session_no = e.session_no"
+    return f"""{_sessions(d)},
+lasts AS (
+  SELECT user_key, session_no, page,
+    ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY ts DESC, event_id DESC) AS nth
+  FROM numbered
+  WHERE page <> ''
+),
+counted AS (
+  SELECT user_key, session_no, COUNT(*) AS events FROM numbered GROUP BY user_key, session_no
+),
+active AS (
+  SELECT * FROM sessions WHERE end_ms >= {d.param("end_ms", opts["end_ms"])} - {ACTIVE_MS}
+)
+SELECT s.user_key AS visitor, COALESCE(e.page, '') AS current_page,
+  {d.iso_seconds("CAST(FLOOR(s.end_ms / 1000) AS BIGINT)")} AS last_activity,
+  c.events AS events,
+  ROUND(CAST(s.end_ms - s.start_ms AS DOUBLE) / 1000, 1) AS duration_s
+FROM active s
+JOIN counted c ON c.user_key = s.user_key AND c.session_no = s.session_no
+LEFT JOIN lasts e ON {session} AND e.nth = 1
+ORDER BY s.end_ms DESC, visitor"""
+
+
 @dataclass(frozen=True)
 class Report:
     name: str
@@ -275,17 +416,71 @@ REPORTS = {
                heatmap, ("page", "columns", "row_px")),
         Report("funnel", "sessions reaching each step (page path, URL or event type) in order",
                funnel, ("steps",)),
+        Report("summary", "visitors, visits, page views, views per visit, bounce rate, average "
+               "visit duration, conversions and conversion rate in one row", summary),
+        Report("entry_pages", "sessions per first page viewed", _end_pages("nth")),
+        Report("exit_pages", "sessions per last page viewed", _end_pages("nth_last")),
+        Report("events", "events and visitors per event type other than page views, clicks, "
+               "heartbeats and page leaves (conversions and custom events)", events),
+        Report("sites", "events and page views per site (host of the page URL)", sites),
+        Report("elements", "clicks on one page per clicked element (tag, id, classes, text)",
+               elements, ("page",)),
+        Report("active_sessions", "sessions with an event in the 5 minutes before the range "
+               "end: visitor, current page, last activity, events, duration", active_sessions),
     )
 }
 
 DEFAULTS = {"bucket": "hour", "columns": 20, "row_px": 100, "page": None, "steps": None}
+DAY_MS = 86_400_000
 
 
-def _date(name: str, value: object) -> str:
+def _zone(value: object) -> ZoneInfo:
     try:
-        return date.fromisoformat(str(value)).isoformat()
+        return ZoneInfo(str(value or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReportError(f"--tz {value!r} must be a time zone name such as UTC or "
+                          "Europe/Berlin") from None
+
+
+def _instant(name: str, value: object, zone: ZoneInfo) -> tuple[datetime, bool]:
+    """(UTC instant, whether a time was given) of a `from`/`to` value: a date is its midnight
+    in `zone` (`to`: the midnight after it, so the day is included); a datetime without an
+    offset is read in `zone`."""
+    text = str(value)
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day, tzinfo=zone)
+            if name == "to":
+                moment = datetime.combine(day + timedelta(days=1), moment.timetz())
+            return moment.astimezone(UTC), False
+        moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ReportError(f"--{name} {value!r} must be a date YYYY-MM-DD") from None
+        raise ReportError(f"--{name} {value!r} must be a date YYYY-MM-DD or an ISO datetime "
+                          "such as 2026-11-20T08:30:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC), True
+
+
+def _range(raw: dict) -> dict:
+    """`from` inclusive, `to` exclusive as epoch ms, and the UTC dates (dt partitions) they
+    touch; the report filters on ms only when the range is not whole UTC days."""
+    zone = _zone(raw.get("tz"))
+    start, timed_start = _instant("from", raw.get("from"), zone)
+    end, timed_end = _instant("to", raw.get("to"), zone)
+    if start >= end:
+        same = start == end and (timed_start or timed_end)
+        raise ReportError(f"--from {raw.get('from')} equals --to {raw.get('to')}: a datetime "
+                          "--to is exclusive" if same else
+                          f"--from {raw.get('from')} is after --to {raw.get('to')}")
+    start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    whole_days = start_ms % DAY_MS == 0 and end_ms % DAY_MS == 0
+    last = datetime.fromtimestamp((end_ms - 1) / 1000, UTC)
+    offset = int(start.astimezone(zone).utcoffset().total_seconds())
+    return {"from": start.date().isoformat(), "to": last.date().isoformat(),
+            "start_ms": start_ms, "end_ms": end_ms, "exact_range": not whole_days,
+            "offset_s": offset, "timed": timed_start or timed_end}
 
 
 def _positive(name: str, value: object, limit: int) -> int:
@@ -318,30 +513,49 @@ def _site(value: object) -> str | None:
     return site
 
 
+def _host(name: str, value: object) -> str:
+    text = str(value).strip().lower()
+    if not SITE_RE.match(text):
+        raise ReportError(f"--{name} {value!r} must be a host name such as www.example.com")
+    return text
+
+
+def _buckets(opts: dict, bucket: object) -> None:
+    if bucket not in BUCKETS:
+        raise ReportError(f"--bucket {bucket!r} must be one of {', '.join(BUCKETS)}")
+    step = opts["bucket_seconds"] = BUCKETS[bucket]
+    if opts["timed"] or opts["offset_s"]:
+        start_s = opts["start_ms"] // 1000
+        opts["first_bucket_s"] = start_s - (start_s + opts["offset_s"]) % step
+        opts["end_s"] = -(-opts["end_ms"] // 1000)
+
+
 def options(name: str, raw: dict, strict: bool = False) -> dict:
     """Checked options of report `name` from raw values (CLI strings or Python values);
     strict: an option the report does not take is an error rather than ignored."""
     if name not in REPORTS:
         raise ReportError(f"report {name!r} must be one of {', '.join(REPORTS)}")
-    stray = [k for k in DEFAULTS if raw.get(k) is not None and k not in REPORTS[name].options]
+    wanted = REPORTS[name].options
+    # `page` filters every report to one page; heatmap and elements need it.
+    stray = [k for k in DEFAULTS if raw.get(k) is not None and k not in wanted and k != "page"]
     if strict and stray:
         flag = "--" + stray[0].replace("_", "-")
         users = [r.name for r in REPORTS.values() if stray[0] in r.options]
         raise ReportError(f"{flag} applies to the {' and '.join(users)} report, not {name}")
-    opts = {"from": _date("from", raw.get("from")), "to": _date("to", raw.get("to"))}
-    if opts["from"] > opts["to"]:
-        raise ReportError(f"--from {opts['from']} is after --to {opts['to']}")
+    opts = _range(raw)
     opts["site"] = _site(raw.get("site"))
-    wanted = REPORTS[name].options
+    if raw.get("referrer"):
+        opts["referrer"] = _host("referrer", raw["referrer"])
     given = {k: raw.get(k) if raw.get(k) is not None else DEFAULTS[k] for k in wanted}
     if "bucket" in wanted:
-        if given["bucket"] not in BUCKETS:
-            raise ReportError(f"--bucket {given['bucket']!r} must be one of {', '.join(BUCKETS)}")
-        opts["bucket_seconds"] = BUCKETS[given["bucket"]]
+        _buckets(opts, given["bucket"])
     if "page" in wanted:
         if not given["page"]:
-            raise ReportError("--page is required: the page URL whose clicks to map")
+            raise ReportError(f"--page is required: the page URL whose clicks {name} shows")
         opts["page"] = re.match(PAGE_RE, given["page"]).group(1)
+    elif raw.get("page"):
+        opts["filter_page"] = re.match(PAGE_RE, str(raw["page"])).group(1)
+    if "columns" in wanted:
         opts["columns"] = _positive("columns", given["columns"], 1000)
         opts["row_px"] = _positive("row_px", given["row_px"], 100000)
     if "steps" in wanted:

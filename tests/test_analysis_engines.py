@@ -23,6 +23,18 @@ CASES = {
     "funnel-pages": ("funnel", {"steps": "/products,/cart,conversion"}),
     "funnel-mixed": ("funnel", {"steps": "page_view,click,https://shop.example.com/checkout"}),
     "sessions-site": ("sessions", {"site": "shop.example.com"}),
+    "summary": ("summary", {}),
+    "entry_pages": ("entry_pages", {}),
+    "exit_pages": ("exit_pages", {}),
+    "events": ("events", {}),
+    "sites": ("sites", {}),
+    "elements": ("elements", {"page": "https://shop.example.com/cart"}),
+    "active_sessions": ("active_sessions", {"to": "2026-11-21T14:00:00Z"}),
+    # A datetime range read in a zone with a non-hour offset, day buckets from its midnights.
+    "traffic-tz": ("traffic", {"from": "2026-11-20T09:20:00", "to": "2026-11-22T08:00:00",
+                               "tz": "Asia/Kolkata", "bucket": "day"}),
+    "pages-filtered": ("pages", {"site": "Shop.Example.com", "referrer": "www.google.com"}),
+    "summary-page": ("summary", {"page": "https://shop.example.com/products#x"}),
 }
 
 

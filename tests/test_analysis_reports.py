@@ -69,8 +69,8 @@ def run(lake, name, **extra):
 
 def test_traffic_per_day_counts_each_event_once(hand_lake):
     assert run(hand_lake, "traffic", bucket="day") == [
-        {"bucket_start": "2026-11-22T00:00:00Z", "events": 3, "page_views": 1},
-        {"bucket_start": "2026-11-23T00:00:00Z", "events": 9, "page_views": 4},
+        {"bucket_start": "2026-11-22T00:00:00Z", "events": 3, "page_views": 1, "visitors": 1},
+        {"bucket_start": "2026-11-23T00:00:00Z", "events": 9, "page_views": 4, "visitors": 2},
     ]
 
 
@@ -168,7 +168,7 @@ def test_range_reads_only_its_partitions(hand_lake, tmp_path):
 
 def test_a_later_day_is_included_when_asked(hand_lake):
     opts = reports.options("traffic", {"from": "2026-11-24", "to": "2026-11-24", "bucket": "day"})
-    assert duck.run("traffic", opts, hand_lake)[1] == [("2026-11-24T00:00:00Z", 1, 1)]
+    assert duck.run("traffic", opts, hand_lake)[1] == [("2026-11-24T00:00:00Z", 1, 1, 1)]
 
 
 def test_site_keeps_only_events_on_that_host(tmp_path):

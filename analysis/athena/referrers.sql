@@ -21,10 +21,15 @@ unique_events AS (
     utm_source,
     utm_medium,
     utm_campaign,
+    target_tag,
+    target_id,
+    target_classes,
+    target_text,
     CAST(to_unixtime(from_iso8601_timestamp(received_at)) * 1000 AS BIGINT) AS ts,
     COALESCE(regexp_extract(current_page, '^([^?#]*)', 1), '') AS page,
     COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)', 1), '') AS path,
-    lower(COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)', 1), '')) AS site
+    lower(COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)', 1), '')) AS site,
+    lower(COALESCE(regexp_extract(referrer, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)', 1), '')) AS referrer_host
   FROM deliveries
   WHERE delivery = 1
 ),

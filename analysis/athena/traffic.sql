@@ -21,10 +21,15 @@ unique_events AS (
     utm_source,
     utm_medium,
     utm_campaign,
+    target_tag,
+    target_id,
+    target_classes,
+    target_text,
     CAST(to_unixtime(from_iso8601_timestamp(received_at)) * 1000 AS BIGINT) AS ts,
     COALESCE(regexp_extract(current_page, '^([^?#]*)', 1), '') AS page,
     COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)', 1), '') AS path,
-    lower(COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)', 1), '')) AS site
+    lower(COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)', 1), '')) AS site,
+    lower(COALESCE(regexp_extract(referrer, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)', 1), '')) AS referrer_host
   FROM deliveries
   WHERE delivery = 1
 ),
@@ -36,13 +41,15 @@ buckets AS (
 counts AS (
   SELECT ts - ts % (? * 1000) AS bucket_ms,
     COUNT(*) AS events,
-    SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views
+    SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
+    COUNT(DISTINCT CASE WHEN event_type = 'page_view' THEN user_key END) AS visitors
   FROM unique_events
   GROUP BY 1
 )
 SELECT format_datetime(from_unixtime(b.bucket_s, 'UTC'), 'yyyy-MM-dd''T''HH:mm:ss''Z''') AS bucket_start,
   COALESCE(c.events, 0) AS events,
-  COALESCE(c.page_views, 0) AS page_views
+  COALESCE(c.page_views, 0) AS page_views,
+  COALESCE(c.visitors, 0) AS visitors
 FROM buckets b
 LEFT JOIN counts c ON c.bucket_ms = b.bucket_s * 1000
 ORDER BY b.bucket_s;
