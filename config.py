@@ -81,6 +81,23 @@ def _tokens(raw: str) -> dict[str, tuple[str, ...]]:
     return tokens
 
 
+def _password_hash(raw: str) -> str:
+    # werkzeug's format: method$salt$hash (pbkdf2:sha256:..., scrypt:...)
+    if raw and raw.count("$") != 2:
+        raise ValueError("must be a hash from `python -m dashboard hash-password`")
+    return raw
+
+
+def _time_zone(raw: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be a time zone name such as UTC or Europe/Berlin") from None
+    return raw
+
+
 def _setting(default: Any, parse: Callable[[str], Any] = str, doc: str = "") -> Any:
     meta = {"parse": parse, "doc": doc, "default": default}
     if isinstance(default, dict):
@@ -125,6 +142,11 @@ class Settings:
     )
     queue_retry_seconds: float = _setting(3.0, float, "Give up on the queue after this long: 503")
     aws_region: str = _setting("us-east-1", str, "AWS region when none is configured")
+    dashboard_password: str = _setting(
+        "", str, "Dashboard sign-in password, required when listening off loopback")
+    dashboard_password_hash: str = _setting(
+        "", _password_hash, "...or its hash (python -m dashboard hash-password)")
+    dashboard_tz: str = _setting("UTC", _time_zone, "Dashboard's default time zone (IANA name)")
 
     @property
     def local_queue(self) -> bool:

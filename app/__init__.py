@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import time
 
@@ -69,8 +70,19 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     _wire_queue(app, settings, queue)
     _wire_cors(app, settings)
     _wire_routes(app)
+    _wire_dashboard(app, settings)
     _wire_request_log(app)
     return app
+
+
+def _wire_dashboard(app: Flask, settings: Settings) -> None:
+    # Local mode only: the AWS collector (SQS) is send-only and its bundle has no dashboard/;
+    # nor without the analysis requirements (DuckDB), which the reports need.
+    if not settings.local_queue or importlib.util.find_spec("duckdb") is None:
+        return
+    import dashboard
+
+    dashboard.register(app, settings, queue_path=settings.queue_path)
 
 
 def _wire_queue(app: Flask, settings: Settings, queue: Queue | None) -> None:

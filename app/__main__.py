@@ -39,7 +39,9 @@ def child_env(settings: Settings) -> dict[str, str]:
 def banner(settings: Settings) -> str:
     queue = settings.queue_url or settings.queue_path
     lake = f"s3://{settings.bucket}/{settings.lake_prefix}" if settings.bucket else settings.lake_dir
-    return (f"LogDig collector on http://{settings.host}:{settings.port}/  (demo page: /demo)\n"
+    url = f"http://{settings.host}:{settings.port}"
+    return (f"LogDig collector on {url}/  (demo page: /demo)\n"
+            f"dashboard: {url}/dashboard\n"
             f"queue: {queue}\nlake:  {lake}\nCtrl-C to stop.")
 
 

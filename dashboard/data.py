@@ -1,0 +1,119 @@
+"""What the dashboard shows, as report rows: every number comes from analysis/reports.py through
+analysis.query.run_report; this module only picks the reports, their options and the lake."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from analysis import lake_files, query
+from analysis.reports import ReportError
+from config import Settings
+from dashboard import pending, ranges
+from logdig import aws
+from logdig.errors import InvalidInput, LakeError
+from logdig.lake_layout import dates
+
+# Query parameters each endpoint passes to the reports as they are (the CLI's options).
+REPORT_PARAMS = ("from", "to", "tz", "site", "page", "referrer", "bucket", "steps", "columns",
+                 "row_px")
+FILTERS = ("tz", "site", "page", "referrer")
+REALTIME_WINDOW = timedelta(minutes=30)  # events per minute over the last 30 minutes
+# Sessions are rebuilt from this long before now: a session started earlier shows a shorter
+# duration, never a wrong visitor count (only the last 5 minutes decide who is current).
+SESSION_LOOKBACK = timedelta(hours=6)
+
+
+def invalid(exc: ReportError) -> InvalidInput:
+    """A report option error as the project's 400, naming the query parameter."""
+    message = str(exc)
+    field = message.split()[0].removeprefix("--").replace("-", "_") if message.startswith("--") \
+        else "name"
+    return InvalidInput(field, message)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Source:
+    """The lake the dashboard reads, and local mode's queue when there is one."""
+
+    lake_url: str
+    settings: Settings
+    queue_path: Path | None = None  # set in local mode: realtime also reads queued events
+    _lake: lake_files.LakeLocation | None = None
+
+    @property
+    def lake(self) -> lake_files.LakeLocation:
+        # Opened on first use: local mode's lake directory appears with the first drain.
+        if self._lake is None:
+            self._lake = lake_files.open_lake(self.lake_url, settings=self.settings)
+        return self._lake
+
+    def run(self, name: str, raw: dict, lake: lake_files.LakeLocation | None = None) -> list[dict]:
+        given = {k: v for k, v in raw.items() if v not in (None, "")}
+        try:
+            return query.run_report(name, given, lake or self.lake, strict=True).records()
+        except ReportError as exc:
+            raise invalid(exc) from None
+
+    def has_events(self) -> bool:
+        """Whether any event reached the lake (or, in local mode, waits in the queue)."""
+        if self.queue_path is not None and pending.queued_events(self.queue_path):
+            return True
+        if self.lake_url.startswith("file:") and not Path(unquote(urlparse(self.lake_url).path)).is_dir():
+            return False
+        store = self.lake.lake
+        if self.lake.is_local:
+            root = self.lake.local_root
+            return any(next((root / p).glob("dt=*/*.*"), None) is not None
+                       for p in (self.lake.events_prefix, self.lake.parquet_prefix))
+        prefix = store.root + self.lake.events_prefix
+        with aws.translate(LakeError, f"S3 list s3://{store.bucket}/{prefix}"):
+            reply = store.s3.list_objects_v2(Bucket=store.bucket, Prefix=prefix, MaxKeys=1)
+        return bool(reply.get("KeyCount"))
+
+    def summary(self, raw: dict, now: datetime) -> dict:
+        """The tiles: the summary row, current visitors, and the same for the previous period."""
+        filters = {k: raw.get(k) for k in FILTERS}
+        current = self._one_row("summary", {**filters, "from": raw.get("from"), "to": raw.get("to")})
+        before = ranges.previous(str(raw.get("from")), str(raw.get("to")), raw.get("tz") or "UTC")
+        previous = self._one_row("summary", {**filters, **before})
+        current["current_visitors"] = len(self.realtime(filters, now)["sessions"])
+        previous["current_visitors"] = None  # "now" has no previous period
+        return {**current, "previous": previous, "previous_range": before}
+
+    def _one_row(self, name: str, raw: dict) -> dict:
+        if not raw.get("from") or not raw.get("to"):
+            raise InvalidInput("from" if not raw.get("from") else "to", "is required")
+        return self.run(name, raw)[0]
+
+    def realtime(self, filters: dict, now: datetime) -> dict:
+        """Active sessions and events per minute over the last 30 minutes, with the time the
+        data is as of: now when queued events are read too, else the newest event seen."""
+        upto = now.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        since = (upto - SESSION_LOOKBACK).replace(second=0)
+        window = {**{k: v for k, v in filters.items() if k != "tz"}, "to": iso(upto)}
+        days = dates(since.date().isoformat(), upto.date().isoformat())
+        minute_from = (upto - REALTIME_WINDOW).replace(second=0)
+        with self._realtime_lake(days) as lake:
+            sessions = self.run("active_sessions", {**window, "from": iso(since)}, lake)
+            minutes = self.run("traffic", {**window, "from": iso(minute_from), "bucket": "minute"},
+                               lake)
+        if self.queue_path is not None:
+            as_of = iso(now)
+        else:
+            as_of = max((s["last_activity"] for s in sessions), default=None)
+        return {"as_of": as_of, "read_at": iso(now), "queue_included": self.queue_path is not None,
+                "current_visitors": len(sessions), "sessions": sessions, "per_minute": minutes}
+
+    def _realtime_lake(self, days: list[str]):
+        if self.queue_path is not None and self.lake.is_local:
+            return pending.with_queue(self.lake, self.queue_path, days)
+        return nullcontext(self.lake)
+
