@@ -2,6 +2,8 @@
 
   python -m analysis report traffic --from 2026-11-01 --to 2026-11-30 --bucket day
   python -m analysis report heatmap --from 2026-11-01 --to 2026-11-30 --page https://site/pricing
+  python -m analysis sync [--lake s3://bucket/] [--store data/store.duckdb]
+  python -m analysis report pages --from 2026-11-01 --to 2026-11-30 --no-store
   python -m analysis compact --date 2026-11-22 [--lake s3://bucket/]
   python -m analysis forget --user-key K [--dry-run] [--yes]   # erase one visitor
   python -m analysis athena-sql            # rewrites analysis/athena/*.sql
@@ -17,6 +19,7 @@ import sys
 from datetime import date
 
 from analysis import forget, lake_files, reports
+from analysis.store import StoreError
 from config import ConfigError
 
 
@@ -24,6 +27,10 @@ def _lake_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", help="file:///dir or s3://bucket/prefix (default: the lake "
                         "config.load_settings() points at: LOGDIG_BUCKET, else LOGDIG_DATA_DIR/lake)")
     parser.add_argument("--events-prefix", help="NDJSON prefix in the lake (default LOGDIG_LAKE_PREFIX)")
+
+
+def _store_arg(parser, text: str) -> None:
+    parser.add_argument("--store", metavar="PATH", help=text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +55,16 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--row-px", help="heatmap: grid row height in CSS pixels (100)")
     report.add_argument("--steps", help="funnel: comma list of /paths, URLs or event types")
     _lake_args(report)
+    where = report.add_mutually_exclusive_group()
+    _store_arg(where, "answer from this query store (default: LOGDIG_DATA_DIR/store.duckdb for "
+               "the configured lake; a lake given by --lake is read directly unless --store is given)")
+    where.add_argument("--no-store", action="store_true", help="read the lake directly")
+
+    sync = commands.add_parser("sync", help="bring the query store up to date with the lake")
+    _lake_args(sync)
+    _store_arg(sync, "the store file (default: LOGDIG_DATA_DIR/store.duckdb)")
+    sync.add_argument("--rescan", action="store_true",
+                      help="list every day of the lake, not only the newest and unseen ones")
 
     compact = commands.add_parser("compact", help="rewrite one day's NDJSON as Parquet")
     compact.add_argument("--date", required=True, metavar="YYYY-MM-DD")
@@ -86,9 +103,21 @@ def _report(args) -> None:
            "columns": args.columns, "row_px": args.row_px, "steps": args.steps, "tz": args.tz,
            "site": args.site, "referrer": args.referrer}
     reports.options(args.name, raw, strict=True)  # bad options first, before the lake is opened
+    store = False if args.no_store else args.store
     result = query.run_report(args.name, raw, args.lake, strict=True,
-                              events_prefix=args.events_prefix)
+                              events_prefix=args.events_prefix, store=store)
     _print(result.columns, result.rows, args.format)
+
+
+def _sync(args) -> None:
+    from analysis import store
+
+    lake = lake_files.open_lake(args.lake, args.events_prefix)
+    path = store.resolve(args.store) if args.store else store.default_path(create=True)
+    summary = store.sync(lake, path, rescan=args.rescan)
+    for skipped in summary.skipped:
+        print(f"warning: skipped {skipped['key']}: {skipped['error']}", file=sys.stderr)
+    print(json.dumps(summary.as_dict()))
 
 
 def _compact(args) -> None:
@@ -114,12 +143,12 @@ def _generated(args) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    handlers = {"report": _report, "compact": _compact, "athena-sql": _generated,
+    handlers = {"report": _report, "sync": _sync, "compact": _compact, "athena-sql": _generated,
                 "zeppelin": _generated,
                 "forget": lambda args: forget.run_command(args, lake_files.open_lake)}
     try:
         handlers[args.command](args)
-    except (reports.ReportError, lake_files.LakeError, ConfigError) as exc:
+    except (reports.ReportError, lake_files.LakeError, ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
 

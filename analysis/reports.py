@@ -89,7 +89,20 @@ unique_events AS (
 )"""
 
 
+def session_rows() -> str:
+    """The `sessions` CTE over `numbered`: one row per visitor session."""
+    return """sessions AS (
+  SELECT user_key, session_no, MIN(ts) AS start_ms, MAX(ts) AS end_ms,
+    SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
+    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions
+  FROM numbered
+  GROUP BY user_key, session_no
+)"""
+
+
 def _sessions(d: Dialect) -> str:
+    """`marked`, `numbered` (each unique event with new_session and session_no; session_no
+    identifies a session within its user_key, only its grouping is meaningful) and `sessions`."""
     store = getattr(d, "store", None)
     if store is not None:  # session numbers precomputed at load, except where they cannot apply
         return store.sessions(d)
@@ -107,13 +120,7 @@ numbered AS (
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no
   FROM marked
 ),
-sessions AS (
-  SELECT user_key, session_no, MIN(ts) AS start_ms, MAX(ts) AS end_ms,
-    SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
-    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions
-  FROM numbered
-  GROUP BY user_key, session_no
-)"""
+{session_rows()}"""
 
 
 def _ratio(numerator: str, denominator: str, digits: int) -> str:

@@ -59,7 +59,8 @@ def user_agents() -> list[str]:
 # Skewed picks: floor(n * u^k) for a uniform u favours low numbers (k > 1), a Zipf-like shape
 # without a table. hash(seed, ..) / 2^64 is a uniform u in [0, 1).
 SQL = """
-CREATE OR REPLACE TEMP MACRO u(a, b, c) AS CAST(hash(hash({seed}, a, b) + c) AS DOUBLE) / 18446744073709551616.0;
+CREATE OR REPLACE TEMP MACRO u(a, b, c) AS
+  CAST(hash(hash({seed}, a, b) + c) AS DOUBLE) / 18446744073709551616.0;
 CREATE OR REPLACE TEMP TABLE t_visitors AS
 SELECT v,
   substr(md5('visitor' || $seed || v), 1, 20) AS user_key,
@@ -198,7 +199,8 @@ def generate(lake_root: Path, events: int = 100_000, days: int = 30, start: str 
     """About `events` events over `days` days from `start`, in objects of ~object_events lines."""
     import duckdb
 
-    con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
+    # A bounded memory limit: the machine is shared; DuckDB spills the sorts to disk beyond it.
+    con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1, "memory_limit": "4GB"})
     params = _params(events, days, seed)
     for statement in filter(str.strip, SQL.format(start=start, seed=int(seed)).split(";\n")):
         con.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement})

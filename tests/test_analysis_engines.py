@@ -1,5 +1,6 @@
-"""Same answers everywhere: DuckDB on NDJSON, DuckDB on compacted Parquet, and Spark, on one
-seeded lake (sessions across midnight, SPA navigation, clicks, UTM, duplicate deliveries)."""
+"""Same answers everywhere: DuckDB on NDJSON, DuckDB on compacted Parquet, the query store (built
+in one sync, object by object, and from Parquet), and Spark, on one seeded lake (sessions across
+midnight, SPA navigation, clicks, UTM, duplicate deliveries, retries landing on the next day)."""
 
 import math
 import re
@@ -7,7 +8,7 @@ import shutil
 
 import pytest
 
-from analysis import compact, duck, generated, lake_files, reports
+from analysis import compact, duck, generated, lake_files, reports, store
 from logdig.lake_schema import COLUMNS
 from tests.lakegen import generate, write_events
 
@@ -99,6 +100,50 @@ def test_parquet_and_ndjson_layouts_give_the_same_answers(case, compacted, duck_
     parquet_columns, parquet_rows = duck.run(name, opts(name, extra), compacted)
     assert parquet_columns == columns
     same_rows(parquet_rows, rows)
+
+
+# Ranges that cut sessions and re-deliveries at their edges, besides the whole lake.
+RANGES = [(FIRST, LAST), ("2026-11-21", "2026-11-21"), ("2026-11-22", "2026-11-23")]
+
+
+@pytest.fixture(scope="module")
+def stores(seeded, compacted, tmp_path_factory):
+    """Stores of the seeded lake: built in one sync; grown object by object (incremental
+    derivation, sessions spanning objects and midnight); and built from the Parquet days."""
+    lake, _ = seeded
+    folder = tmp_path_factory.mktemp("stores")
+    store.sync(lake, folder / "one.duckdb")
+    store.sync(compacted, folder / "parquet.duckdb")
+    growing = tmp_path_factory.mktemp("growing")
+    grown = lake_files.open_lake(growing.as_uri(), "events/")
+    keys = sorted(lake.lake.keys("events/"), key=lambda k: (k.split("/")[1], k))
+    for key in keys:  # in landing order: by day, and within a day in listing order
+        (growing / key).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(lake.local_root / key, growing / key)
+        store.sync(grown, folder / "grown.duckdb")
+    assert len(keys) > 6
+    return {"one": (lake, folder / "one.duckdb"), "grown": (grown, folder / "grown.duckdb"),
+            "parquet": (compacted, folder / "parquet.duckdb")}
+
+
+@pytest.fixture(scope="module")
+def lake_answers(seeded):
+    """Lake-direct rows per (case, range), computed once for all the stores."""
+    lake, _ = seeded
+    return {(case, first, last): duck.run(name, opts(name, extra, first, last), lake)
+            for case, (name, extra) in CASES.items() for first, last in RANGES}
+
+
+@pytest.mark.parametrize("kind", ["one", "grown", "parquet"])
+@pytest.mark.parametrize("case", CASES)
+def test_the_store_gives_the_same_answers_as_the_lake(case, kind, stores, lake_answers):
+    name, extra = CASES[case]
+    located, path = stores[kind]
+    for first, last in RANGES:
+        expected = lake_answers[case, first, last]
+        columns, rows = store.run(name, opts(name, extra, first, last), located, path)
+        assert columns == expected[0]
+        same_rows(rows, expected[1])
 
 
 def test_compaction_dedupes_sorts_and_names_its_sources(compacted, tmp_path):

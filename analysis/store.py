@@ -1,0 +1,406 @@
+"""The query store: a DuckDB file kept in step with the lake, so reports answer in milliseconds.
+
+A cache, never the source of truth: deleting it loses nothing. Lake objects are immutable and
+content-named, so each is loaded once and recorded in `objects`; new ones are found by listing
+the day folders and only the newest days' objects. See analysis/store_sql.py for the tables.
+
+Consistency and concurrency. Every load is one DuckDB transaction (rows + the objects they came
+from), and rows are derived (deduplicated, sessionized) in the same or a later transaction; rows
+not derived yet are invisible to queries, so a sync killed at any point leaves a consistent
+store and the next sync finishes the job. DuckDB allows one writing process per file, so:
+  - readers open the file read-only and briefly (one query), retrying while a writer holds it;
+  - a sync holds the write lock only while it loads a chunk of objects (downloads happen
+    before), releasing it between chunks so readers get in;
+  - a build from scratch (no store, or one of an older schema) is written to `<store>.building`
+    and renamed over the store when done, so readers keep the old store (or the lake) meanwhile,
+    and a killed build is resumed by the next sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis import duck, lake_files, reports, store_sql
+from logdig.lake import DirLake
+from logdig.lake_layout import NDJSON_SUFFIX, PARQUET_NAME, day_prefix, parquet_key
+
+log = logging.getLogger("logdig.store")
+
+QUERY_MEMORY = "600MB"  # a report's working set; the process stays well under 1 GiB
+SYNC_MEMORY = "2GB"  # building 10 million rows' windows; spills to <store>.tmp beyond it
+THREADS = max(1, min(os.cpu_count() or 1, 4))
+CHUNK_OBJECTS = 48  # objects per load transaction (about half a million events)
+LOCK_WAIT_S = 30.0
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as asked; the message names the path."""
+
+
+def default_path(create: bool = False) -> Path:
+    """LOGDIG_DATA_DIR/store.duckdb, the store of the configured lake (its folder made when
+    create, as local mode makes it for the queue and the lake)."""
+    from config import load_settings
+
+    folder = load_settings().data_dir
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store folder {folder} cannot be made: {exc}") from exc
+    return folder / "store.duckdb"
+
+
+def resolve(path: str | Path | None) -> Path:
+    return Path(path) if path is not None else default_path()
+
+
+def building_path(path: Path) -> Path:
+    return path.with_name(path.name + ".building")
+
+
+def _locked(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflicting" in text
+
+
+def connect(path: Path, read_only: bool, wait_s: float = LOCK_WAIT_S, memory: str | None = None):
+    """A DuckDB connection to the store file, waiting up to wait_s while another process
+    writes it (DuckDB: one writer, or any number of readers, per file)."""
+    import duckdb
+
+    config = {"memory_limit": memory or (QUERY_MEMORY if read_only else SYNC_MEMORY),
+              "threads": THREADS}
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if not _locked(exc) or time.monotonic() >= deadline:
+                raise StoreError(f"store {path}: {exc}") from exc
+            time.sleep(0.05)
+
+
+def check_writable(path: Path) -> None:
+    folder = path.parent
+    if path.exists() and not os.access(path, os.W_OK) or not path.exists() and not (
+            folder.is_dir() and os.access(folder, os.W_OK)):
+        raise StoreError(f"store path {path} is not writable (the folder {folder} must exist and "
+                         "be writable; choose another with --store PATH, or use --no-store)")
+
+
+def _meta(con) -> dict[str, str]:
+    try:
+        return dict(con.execute("SELECT key, value FROM meta").fetchall())
+    except Exception:  # noqa: BLE001 - not a store of ours (or an empty file): rebuilt
+        return {}
+
+
+def lake_id(lake: lake_files.LakeLocation) -> str:
+    return f"{lake.url} {lake.events_prefix}"
+
+
+def usable(path: Path, lake: lake_files.LakeLocation, con) -> bool:
+    """Whether the store at path is of the current schema; a store of another lake is an error
+    rather than silently replaced."""
+    meta = _meta(con)
+    if meta.get("schema") != store_sql.schema_key():
+        return False
+    if meta.get("lake") != lake_id(lake):
+        raise StoreError(f"store {path} holds the lake {meta.get('lake')!r}, not "
+                         f"{lake_id(lake)!r}: choose another with --store PATH")
+    return True
+
+
+def _create(con, lake: lake_files.LakeLocation) -> None:
+    duck.create_view(con, [], [])
+    for statement in store_sql.create_tables():
+        con.execute(statement)
+    con.executemany("INSERT INTO meta VALUES (?, ?)",
+                    [("schema", store_sql.schema_key()), ("lake", lake_id(lake))])
+
+
+# ---- what to load ---------------------------------------------------------------------------
+
+@dataclass
+class Load:
+    """One thing to read into the store: an NDJSON object, or a Parquet day standing for the
+    NDJSON objects it was built from (`covers`)."""
+
+    key: str
+    dt: str
+    kind: str  # "ndjson" | "parquet"
+    covers: list[str] = field(default_factory=list)
+    path: Path | None = None  # local copy, once fetched
+
+
+def day_folders(lake: lake_files.LakeLocation, prefix: str) -> list[str]:
+    """The dt of every `dt=` folder under prefix (one listing call, not one per object)."""
+    inner = lake.lake
+    if isinstance(inner, DirLake):
+        folder = inner.root / prefix
+        found = [p.name for p in folder.glob("dt=*") if p.is_dir()] if folder.is_dir() else []
+    else:
+        found = []
+        with inner._errors("list", prefix):
+            pages = inner.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=inner.bucket, Prefix=inner.root + prefix, Delimiter="/")
+            for page in pages:
+                found += [p["Prefix"][len(inner.root + prefix):].rstrip("/")
+                          for p in page.get("CommonPrefixes", [])]
+    return sorted(name[3:] for name in found if name.startswith("dt="))
+
+
+def days_to_scan(lake: lake_files.LakeLocation, loaded_days: set[str], rescan: bool) -> list[str]:
+    """Days the store has never seen, and its newest two (where the batcher still writes);
+    older days it holds are complete, since the batcher only writes today's folder."""
+    days = sorted(set(day_folders(lake, lake.events_prefix))
+                  | set(day_folders(lake, lake.parquet_prefix)))
+    if rescan or not loaded_days:
+        return days
+    newest = sorted(loaded_days)[-2:]
+    return [d for d in days if d not in loaded_days or d >= newest[0]]
+
+
+def plan(lake: lake_files.LakeLocation, loaded: set[str], days: list[str],
+         workdir: Path) -> list[Load]:
+    loads = []
+    for dt in days:
+        folder = day_prefix(lake.events_prefix, dt)
+        ndjson = [folder + n for n in lake.names(lake.events_prefix, dt, NDJSON_SUFFIX)]
+        todo = [k for k in ndjson if k not in loaded]
+        if PARQUET_NAME in lake.names(lake.parquet_prefix, dt, ".parquet"):
+            key = parquet_key(lake.parquet_prefix, dt)
+            path = lake.fetch(key, workdir)
+            sources = [folder + n for n in lake_files.parquet_sources(path)]
+            missing = [k for k in sources if k not in loaded]
+            listed = set(ndjson)
+            # The Parquet day when it is the only copy of something, or when none of it is
+            # loaded yet (one columnar read beats many gzip ones); else the NDJSON it lacks.
+            if missing and (len(missing) == len(sources) or not set(missing) <= listed):
+                loads.append(Load(key, dt, "parquet", covers=missing, path=path))
+                todo = [k for k in todo if k not in set(sources)]
+        loads += [Load(k, dt, "ndjson") for k in todo]
+    return loads
+
+
+# ---- loading ---------------------------------------------------------------------------------
+
+@dataclass
+class Summary:
+    store: str
+    rebuilt: bool = False
+    objects: int = 0
+    events: int = 0
+    skipped: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"store": self.store, "rebuilt": self.rebuilt, "objects": self.objects,
+                "events": self.events, "skipped": self.skipped, "seconds": self.seconds}
+
+
+def _fetch(lake: lake_files.LakeLocation, loads: list[Load], workdir: Path) -> None:
+    todo = [load for load in loads if load.path is None]
+    with ThreadPoolExecutor(max_workers=1 if lake.is_local else 8) as pool:
+        for load, path in zip(todo, pool.map(lambda x: lake.fetch(x.key, workdir), todo),
+                              strict=True):
+            load.path = path
+
+
+def _insert(con, loads: list[Load]) -> int:
+    """Rows of the loads into `events` (not derived yet) and their keys into `objects`."""
+    parquet = [str(x.path) for x in loads if x.kind == "parquet"]
+    ndjson = [str(x.path) for x in loads if x.kind == "ndjson"]
+    duck.create_view(con, parquet, ndjson)
+    before = con.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    con.execute(store_sql.insert_loaded())
+    added = con.execute("SELECT COUNT(*) FROM events").fetchone()[0] - before
+    records = []
+    for load in loads:
+        records.append((load.key, load.dt, None))
+        records += [(k, load.dt, load.key) for k in load.covers]
+    con.executemany("INSERT INTO objects (key, dt, via, events) VALUES (?, ?, ?, NULL)", records)
+    return added
+
+
+def _load_chunk(con, loads: list[Load], summary: Summary) -> None:
+    """Loads in one transaction; when one object is bad, each is tried alone and the bad ones
+    are skipped (named in the summary; not recorded, so the next sync tries them again)."""
+    try:
+        con.execute("BEGIN")
+        summary.events += _insert(con, loads)
+        con.execute("COMMIT")
+        summary.objects += len(loads)
+        return
+    except Exception:  # noqa: BLE001 - which object is bad is found below, one by one
+        con.execute("ROLLBACK")
+        if len(loads) == 1:
+            raise
+    for load in loads:
+        try:
+            _load_chunk(con, [load], summary)
+        except Exception as exc:  # noqa: BLE001 - a corrupt or truncated object: skipped
+            reason = str(exc).splitlines()[0][:300]
+            log.warning("skipped lake object %s: %s", load.key, reason)
+            summary.skipped.append({"key": load.key, "error": reason})
+
+
+def derive(con) -> None:
+    """Deduplicate and sessionize the rows loaded but not derived yet, in one transaction: all
+    rows at once when they are most of the table (a build), else only what they touch."""
+    pending, total = con.execute(
+        "SELECT COUNT(*) FILTER (WHERE delivery IS NULL), COUNT(*) FROM events").fetchone()
+    if not pending:
+        return
+    statements = store_sql.rewrite_all() if pending * 2 >= total else store_sql.DERIVE_STEPS
+    con.execute("BEGIN")
+    try:
+        for statement in statements:
+            con.execute(statement)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _state(con) -> tuple[set[str], set[str], int]:
+    """(loaded object keys, their days, rows loaded but not derived yet)."""
+    rows = con.execute("SELECT key, dt FROM objects").fetchall()
+    pending = con.execute("SELECT COUNT(*) FROM events WHERE delivery IS NULL").fetchone()[0]
+    return {k for k, _ in rows}, {dt for _, dt in rows}, pending
+
+
+def _read_state(path: Path, lake: lake_files.LakeLocation, wait_s: float):
+    """The state of a usable store, read without taking the write lock; None when there is
+    no usable store (it is then built)."""
+    if not path.exists():
+        return None
+    con = connect(path, read_only=True, wait_s=wait_s)
+    try:
+        return _state(con) if usable(path, lake, con) else None
+    finally:
+        con.close()
+
+
+def _progress(total: int, enabled: bool | None):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="obj", desc="sync", disable=None if enabled is None
+                else not enabled, leave=False)
+
+
+def _open_build(path: Path, lake: lake_files.LakeLocation, wait_s: float):
+    """A connection to `<store>.building`: resumed when it is of the current schema."""
+    target = building_path(path)
+    if target.exists():
+        con = connect(target, read_only=False, wait_s=wait_s)
+        if usable(target, lake, con):
+            return con
+        con.close()
+        target.unlink()
+        target.with_name(target.name + ".wal").unlink(missing_ok=True)
+    con = connect(target, read_only=False, wait_s=wait_s)
+    _create(con, lake)
+    return con
+
+
+def sync(lake: lake_files.LakeLocation, path: str | Path | None = None, rescan: bool = False,
+         progress: bool | None = None, wait_s: float = LOCK_WAIT_S) -> Summary:
+    """Bring the store up to date with the lake; returns what was loaded and skipped."""
+    started = time.perf_counter()
+    path = resolve(path)
+    check_writable(path)
+    summary = Summary(str(path))
+    state = _read_state(path, lake, wait_s)
+    con, target = None, path
+    if state is None:
+        summary.rebuilt = True
+        target = building_path(path)
+        con = _open_build(path, lake, wait_s)
+        state = _state(con)
+    loaded, loaded_days, pending = state
+    with tempfile.TemporaryDirectory(prefix="logdig-sync-") as tmp:
+        try:
+            loads = plan(lake, loaded, days_to_scan(lake, loaded_days, rescan), Path(tmp))
+            if loads or pending or con is not None:
+                con = _load(lake, loads, target, con, summary, Path(tmp), progress, wait_s)
+                derive(con)
+                con.execute("CHECKPOINT")
+        finally:
+            if con is not None:
+                con.close()
+    if target != path:
+        os.replace(target, path)  # atomic: readers see the old store or the new one
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def _load(lake, loads: list[Load], target: Path, con, summary: Summary, workdir: Path,
+          progress: bool | None, wait_s: float):
+    chunks = [loads[n:n + CHUNK_OBJECTS] for n in range(0, len(loads), CHUNK_OBJECTS)]
+    with _progress(len(loads), progress) as bar:
+        for chunk in chunks:
+            _fetch(lake, chunk, workdir)
+            if con is None:
+                con = connect(target, read_only=False, wait_s=wait_s)
+            _load_chunk(con, chunk, summary)
+            if not lake.is_local:
+                for load in chunk:
+                    load.path.unlink(missing_ok=True)  # downloaded once, loaded, dropped
+            bar.update(len(chunk))
+    return con or connect(target, read_only=False, wait_s=wait_s)
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+def query(path: Path, name: str, opts: dict, wait_s: float = LOCK_WAIT_S) -> tuple[list, list]:
+    con = connect(path, read_only=True, wait_s=wait_s)
+    try:
+        result = con.execute(store_sql.render(name, opts))
+        return [d[0] for d in result.description], result.fetchall()
+    finally:
+        con.close()
+
+
+def run(name: str, opts: dict, lake: lake_files.LakeLocation, path: str | Path | None = None,
+        refresh: bool = True) -> tuple[list, list]:
+    """Report rows from the store, after bringing it up to date (a cheap listing when nothing
+    is new). While another process syncs, the store as it stands answers; when there is no
+    store yet and it cannot be built now, the lake answers directly."""
+    path = resolve(path)
+    if refresh:
+        try:
+            sync(lake, path, progress=False, wait_s=1.0)
+        except StoreError as exc:
+            if not _locked(exc):
+                raise
+            if not path.exists():
+                return duck.run(name, opts, lake)
+    return query(path, name, opts)
+
+
+def forget_user_key(path: str | Path | None, user_key: str) -> int:
+    """Remove every stored event of one visitor (for a forget request); returns how many rows.
+    Other visitors' sessions are untouched (sessions are per visitor)."""
+    path = resolve(path)
+    if not path.exists():
+        return 0
+    con = connect(path, read_only=False)
+    try:
+        con.execute("BEGIN")
+        removed = con.execute("DELETE FROM events WHERE user_key = ?", [user_key]).fetchone()[0]
+        con.execute("DELETE FROM visitor_sites WHERE user_key = ?", [user_key])
+        con.execute("COMMIT")
+        return removed
+    finally:
+        con.close()
+
+
+__all__ = ["StoreError", "Summary", "forget_user_key", "reports", "run", "sync"]

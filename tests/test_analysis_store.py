@@ -1,0 +1,201 @@
+"""The query store as a cache of the lake: each object loaded once, bad objects skipped and
+retried, older stores rebuilt, clear errors, visitors on several sites, re-deliveries across
+a range's first day, forget, the CLI, and an S3 lake. Same-answer checks over the seeded lake
+are in test_analysis_engines.py; crashes and concurrent readers in test_analysis_store_sync.py."""
+
+import gzip
+import json
+
+import pytest
+
+from analysis import duck, lake_files, reports, store
+from analysis.__main__ import main
+from tests.lakegen import generate, write_events
+
+A, B = "A" * 20, "B" * 20
+SHOP, BLOG = "https://shop.test", "https://blog.test"
+
+
+def ev(event_id, event_type, at, page, user=A, **fields):
+    event = {"v": 1, "event_id": event_id, "event_type": event_type, "current_page": page,
+             "received_at": at, **fields}
+    if user:
+        event["user_key"] = user
+    return event
+
+
+def rows(lake, path, name, first="2026-11-20", last="2026-11-22", **extra):
+    return store.run(name, reports.options(name, {"from": first, "to": last, **extra}), lake,
+                     path)[1]
+
+
+def lake_rows(lake, name, first="2026-11-20", last="2026-11-22", **extra):
+    return duck.run(name, reports.options(name, {"from": first, "to": last, **extra}), lake)[1]
+
+
+@pytest.fixture
+def small_lake(tmp_path):
+    root = tmp_path / "lake"
+    generate(root, events=1500, seed=5, start="2026-11-20", days=3, max_object_bytes=128 * 1024)
+    return lake_files.open_lake(root.as_uri(), "events/")
+
+
+def test_each_object_is_loaded_once_and_new_ones_are_found(small_lake, tmp_path):
+    path = tmp_path / "store.duckdb"
+    # GIVEN a store built from the lake
+    first = store.sync(small_lake, path)
+    objects = len(small_lake.lake.keys("events/"))
+    assert first.rebuilt and first.objects == objects and first.skipped == []
+    # WHEN nothing is new, THEN nothing is loaded; WHEN one object lands, THEN only it is
+    assert store.sync(small_lake, path).objects == 0
+    write_events(small_lake.local_root, [ev("n1", "page_view", "2026-11-22T12:00:00.000Z", SHOP)])
+    again = store.sync(small_lake, path)
+    assert (again.objects, again.events, again.rebuilt) == (1, 1, False)
+    assert rows(small_lake, path, "traffic", bucket="day") == lake_rows(small_lake, "traffic",
+                                                                         bucket="day")
+
+
+def test_visitors_on_two_sites_and_redeliveries_across_the_first_day(tmp_path):
+    # GIVEN A browsing both sites within minutes, and an event first delivered just before
+    # midnight and delivered again just after it
+    late = ev("r1", "page_view", "2026-11-21T23:59:59.000Z", SHOP + "/late", user=B)
+    events = [
+        ev("a1", "page_view", "2026-11-21T10:00:00.000Z", SHOP + "/"),
+        ev("a2", "page_view", "2026-11-21T10:05:00.000Z", BLOG + "/post"),
+        ev("a3", "page_view", "2026-11-21T10:20:00.000Z", SHOP + "/cart"),
+        ev("a4", "conversion", "2026-11-21T10:21:00.000Z", SHOP + "/thanks"),
+        ev("b0", "page_view", "2026-11-21T23:50:00.000Z", SHOP + "/", user=B),
+        late, {**late, "received_at": "2026-11-22T00:00:04.000Z"},
+        ev("b2", "page_view", "2026-11-22T00:10:00.000Z", SHOP + "/next", user=B),
+    ]
+    write_events(tmp_path / "lake", events)
+    lake = lake_files.open_lake((tmp_path / "lake").as_uri(), "events/")
+    path = tmp_path / "store.duckdb"
+    store.sync(lake, path)
+    # THEN per site, per day and across days the store answers what the lake answers
+    for site in (None, "shop.test", "blog.test"):
+        for first, last in (("2026-11-21", "2026-11-22"), ("2026-11-22", "2026-11-22")):
+            for name, extra in (("sessions", {}), ("funnel", {"steps": "/,/cart,conversion"}),
+                                ("referrers", {}), ("pages", {})):
+                assert rows(lake, path, name, first, last, site=site, **extra) == lake_rows(
+                    lake, name, first, last, site=site, **extra), (name, site, first)
+    # and the day after midnight counts the re-delivered event once, in B's session
+    assert lake_rows(lake, "sessions", "2026-11-22", "2026-11-22")[0][0] == 1
+
+
+def test_a_corrupt_or_truncated_object_is_skipped_named_and_retried(small_lake, tmp_path,
+                                                                    capsys):
+    path = tmp_path / "store.duckdb"
+    good = small_lake.lake.keys("events/dt=2026-11-21/")[0]
+    data = (small_lake.local_root / good).read_bytes()
+    # GIVEN a truncated object and one that is not gzip at all
+    folder = small_lake.local_root / "events" / "dt=2026-11-21"
+    truncated = folder / ("1" * 64 + ".jsonl.gz")
+    truncated.write_bytes(data[: len(data) // 2])
+    garbage = folder / ("2" * 64 + ".jsonl.gz")
+    garbage.write_bytes(b"not gzip at all")
+    # WHEN the store syncs, THEN both are named (summary and warning) and the rest loads
+    main(["sync", "--lake", small_lake.url, "--store", str(path)])
+    out = capsys.readouterr()
+    summary = json.loads(out.out)
+    assert sorted(s["key"] for s in summary["skipped"]) == [
+        f"events/dt=2026-11-21/{truncated.name}", f"events/dt=2026-11-21/{garbage.name}"]
+    assert f"warning: skipped events/dt=2026-11-21/{garbage.name}" in out.err
+    assert summary["objects"] == len(small_lake.lake.keys("events/")) - 2
+    # WHEN one is repaired, THEN the next sync loads it (the other is still skipped)
+    truncated.write_bytes(gzip.compress(json.dumps(
+        ev("t1", "page_view", "2026-11-21T08:00:00.000Z", SHOP)).encode() + b"\n"))
+    again = store.sync(small_lake, path)
+    assert (again.objects, again.events) == (1, 1)
+    assert [s["key"] for s in again.skipped] == [f"events/dt=2026-11-21/{garbage.name}"]
+    garbage.unlink()
+    assert rows(small_lake, path, "pages") == lake_rows(small_lake, "pages")
+
+
+def test_a_store_of_an_older_schema_is_rebuilt(small_lake, tmp_path):
+    import duckdb
+
+    path = tmp_path / "store.duckdb"
+    store.sync(small_lake, path)
+    with duckdb.connect(str(path)) as con:  # GIVEN a store written by an older LogDig
+        con.execute("UPDATE meta SET value = 'older' WHERE key = 'schema'")
+        con.execute("DELETE FROM events WHERE event_type = 'click'")
+    summary = store.sync(small_lake, path)  # WHEN it syncs, THEN it is rebuilt, not misread
+    assert summary.rebuilt and summary.objects == len(small_lake.lake.keys("events/"))
+    assert rows(small_lake, path, "heatmap", page="https://shop.example.com/cart") == lake_rows(
+        small_lake, "heatmap", page="https://shop.example.com/cart")
+
+
+def test_unwritable_or_foreign_store_paths_are_named(small_lake, tmp_path, capsys):
+    missing = tmp_path / "no" / "such" / "store.duckdb"
+    with pytest.raises(store.StoreError, match=f"store path {missing} is not writable"):
+        store.sync(small_lake, missing)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "pages", "--from", "2026-11-20", "--to", "2026-11-22", "--lake",
+              small_lake.url, "--store", str(missing)])
+    assert exit_info.value.code == 2
+    assert f"store path {missing} is not writable" in capsys.readouterr().err
+    # A store of another lake is not silently replaced.
+    other = tmp_path / "other"
+    write_events(other, [ev("o1", "page_view", "2026-11-21T08:00:00.000Z", SHOP)])
+    path = tmp_path / "store.duckdb"
+    store.sync(small_lake, path)
+    with pytest.raises(store.StoreError, match=f"store {path} holds the lake"):
+        store.sync(lake_files.open_lake(other.as_uri(), "events/"), path)
+
+
+def test_forget_removes_one_visitors_events(tmp_path):
+    events = [ev("a1", "page_view", "2026-11-21T10:00:00.000Z", SHOP + "/"),
+              ev("b1", "page_view", "2026-11-21T10:01:00.000Z", SHOP + "/", user=B),
+              ev("b2", "page_view", "2026-11-21T10:02:00.000Z", SHOP + "/x", user=B)]
+    write_events(tmp_path / "lake", events)
+    lake = lake_files.open_lake((tmp_path / "lake").as_uri(), "events/")
+    path = tmp_path / "store.duckdb"
+    store.sync(lake, path)
+    assert store.forget_user_key(path, B) == 2
+    assert rows(lake, path, "pages") == [(SHOP + "/", 1, 1, None)]
+    assert store.forget_user_key(tmp_path / "none.duckdb", B) == 0
+
+
+def test_reports_use_the_default_store_of_the_configured_lake(small_lake, tmp_path, monkeypatch,
+                                                              capsys):
+    # GIVEN local mode's data directory holding the lake
+    data = tmp_path / "data"
+    (data / "lake").parent.mkdir(parents=True)
+    small_lake.local_root.rename(data / "lake")
+    monkeypatch.setenv("LOGDIG_DATA_DIR", str(data))
+    args = ["report", "sessions", "--from", "2026-11-20", "--to", "2026-11-22", "--format",
+            "json"]
+    # WHEN a report runs, THEN it builds and answers from data/store.duckdb, like --no-store
+    main(args)
+    from_store = json.loads(capsys.readouterr().out)
+    assert (data / "store.duckdb").exists()
+    main(args + ["--no-store"])
+    assert json.loads(capsys.readouterr().out) == from_store
+    main(["sync"])
+    assert json.loads(capsys.readouterr().out)["objects"] == 0
+
+
+@pytest.mark.usefixtures("mock_aws")
+def test_an_s3_lake_downloads_each_new_object_once(s3_bucket, tmp_path, monkeypatch):
+    from logdig.lake import DirLake
+
+    # GIVEN the seeded objects in a bucket
+    local = tmp_path / "local"
+    generate(local, events=800, seed=9, start="2026-11-20", days=2, max_object_bytes=64 * 1024)
+    lake = lake_files.open_lake(f"s3://{s3_bucket}/site/", "events/")
+    for key in DirLake(local).keys("events/"):
+        lake.lake.put(key, (local / key).read_bytes())
+    fetched = []
+    real_fetch = type(lake.lake).fetch
+    monkeypatch.setattr(type(lake.lake), "fetch",
+                        lambda self, key, workdir: fetched.append(key) or real_fetch(self, key,
+                                                                                   workdir))
+    path = tmp_path / "store.duckdb"
+    # WHEN the store syncs twice and a report runs, THEN each object was downloaded once
+    store.sync(lake, path)
+    store.sync(lake, path)
+    answer = rows(lake, path, "sessions", last="2026-11-21")
+    assert sorted(fetched) == DirLake(local).keys("events/")
+    assert answer == lake_rows(lake_files.open_lake(local.as_uri(), "events/"), "sessions",
+                               last="2026-11-21")
