@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 
 from app import metrics
+from config import Settings
 from logdig.errors import QueueUnavailable
 from logdig.logs import emit
 from logdig.message_queue import Queue
@@ -32,6 +33,11 @@ class _Ticket:
 
 
 class GroupCommitter:
+    @classmethod
+    def from_settings(cls, queue: Queue, settings: Settings) -> GroupCommitter:
+        return cls(queue, settings.max_message_bytes, settings.flush_wait_ms,
+                   settings.queue_retry_seconds)
+
     def __init__(self, queue: Queue, max_message_bytes: int, flush_wait_ms: int,
                  retry_seconds: float):
         self.queue = queue

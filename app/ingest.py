@@ -1,41 +1,40 @@
-"""The collector's endpoints: POST /v1/logs, and the original LogDig root endpoint."""
+"""The collector's endpoints: POST /v1/logs, and the original LogDig root endpoint.
+
+A request is accepted in three steps: authorize (token and origin), enrich (server time and the
+client IP, anonymized), commit (each line fits a queue message; 202 only once the queue holds
+them all). Any step refuses the whole request: nothing of it reaches the queue.
+"""
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import g, request
 from flask_restful import Resource
 
 from app import metrics
 from app.payload import event_list, legacy_event, parse_json, validate_all
+from app.services import get_committer, get_settings
+from config import Settings
 from logdig.errors import InvalidInput
 from logdig.events import anonymize_ip, enrich, utc_now_iso
 from logdig.packing import dumps, fits
 
 
 def accept(events: list[dict], wheres: list[str]) -> tuple[dict, int]:
-    """Check tokens, enrich, and return 202 only after the queue holds every event."""
-    settings = current_app.config["LOGDIG"]
-    _check_tokens(events, wheres, settings)
-    received_at = utc_now_iso()
-    ip = request.remote_addr or ""
-    ip = anonymize_ip(ip) if settings.anonymize_ip else ip
-    enriched = [enrich(event, received_at, ip) for event in events]
-    committer = current_app.extensions["logdig_committer"]()
-    lines = [dumps(e) for e in enriched]
-    for line, where in zip(lines, wheres, strict=True):
-        if not fits(line, committer.cap):  # escaped non-ASCII can grow a valid event 12-fold
-            raise InvalidInput(where, f"is {len(line)} bytes as JSON, too large for one queue message",
-                               code="event_too_large", status=413)
-    committer.submit(lines)
+    settings = get_settings()
+    authorize(events, wheres, settings, request.headers.get("Origin"))
+    enriched = enrich_all(events, client_ip(settings))
+    commit([dumps(event) for event in enriched], wheres)
     metrics.ACCEPTED.inc(len(enriched))
-    request.environ["logdig.events"] = len(enriched)
+    g.events = len(enriched)  # for the request log line
     return {"accepted": len(enriched), "event_ids": [e["event_id"] for e in enriched]}, 202
 
 
-def _check_tokens(events: list[dict], wheres: list[str], settings) -> None:
+def authorize(events: list[dict], wheres: list[str], settings: Settings,
+              origin: str | None) -> None:
+    """Every event carries a configured token, allowed from the page's origin (when tokens are
+    configured at all); InvalidInput 403 naming the first that does not."""
     if not settings.tokens:
         return
-    origin = request.headers.get("Origin")
     for event, where in zip(events, wheres, strict=True):
         token = event.get("token")
         field = f"{where}.token"
@@ -49,12 +48,37 @@ def _check_tokens(events: list[dict], wheres: list[str], settings) -> None:
                                code="origin_not_allowed", status=403)
 
 
+def client_ip(settings: Settings) -> str:
+    ip = request.remote_addr or ""
+    return anonymize_ip(ip) if settings.anonymize_ip else ip
+
+
+def enrich_all(events: list[dict], ip: str) -> list[dict]:
+    """The events with the server's fields; one received_at for the whole request."""
+    received_at = utc_now_iso()
+    return [enrich(event, received_at, ip) for event in events]
+
+
+def commit(lines: list[str], wheres: list[str]) -> None:
+    """Hand the lines to the queue; return once it holds every one (QueueUnavailable if not)."""
+    committer = get_committer()
+    for line, where in zip(lines, wheres, strict=True):
+        if not fits(line, committer.cap):  # escaped non-ASCII can grow a valid event 12-fold
+            raise InvalidInput(where, f"is {len(line)} bytes as JSON, too large for one queue message",
+                               code="event_too_large", status=413)
+    committer.submit(lines)
+
+
+def accept_json() -> tuple[dict, int]:
+    """A JSON body of one event, an array of events or {"events": [...]}."""
+    document = parse_json(request.get_data(cache=False), request.content_type or "")
+    pairs = event_list(document, get_settings().max_events_per_request)
+    return accept(validate_all(pairs), [where for where, _ in pairs])
+
+
 class Logs(Resource):
     def post(self):
-        settings = current_app.config["LOGDIG"]
-        document = parse_json(request.get_data(cache=False), request.content_type or "")
-        pairs = event_list(document, settings.max_events_per_request)
-        return accept(validate_all(pairs), [where for where, _ in pairs])
+        return accept_json()
 
 
 class Root(Resource):
@@ -65,5 +89,5 @@ class Root(Resource):
 
     def post(self):
         if request.mimetype in ("application/json", "text/plain"):
-            return Logs().post()
+            return accept_json()
         return accept([legacy_event(request.form.to_dict())], ["event"])

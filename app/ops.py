@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from flask import Blueprint, Response, jsonify, send_from_directory
 
 from app import metrics
+from app.errors import retry_later
+from app.services import get_queue
 from logdig.errors import QueueUnavailable
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -21,12 +23,9 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     try:
-        current_app.extensions["logdig_queue"]().ping()
+        get_queue().ping()
     except QueueUnavailable as exc:
-        response = jsonify(status="queue unavailable", error=str(exc))
-        response.status_code = 503
-        response.headers["Retry-After"] = "5"
-        return response
+        return retry_later({"status": "queue unavailable", "error": str(exc)})
     return jsonify(status="ready")
 
 
