@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from analysis import compact, duck, lake_files
+from logdig.errors import LakeError
 from logdig.lake_layout import NDJSON_SUFFIX, PARQUET_NAME, PARQUET_SOURCES_KEY, parquet_key
 
 log = logging.getLogger("logdig.daily")
@@ -50,6 +53,32 @@ def run(lake: lake_files.LakeLocation, today: date) -> dict:
     summary = compact_if_needed(lake, (today - timedelta(days=1)).isoformat())
     log.info({"event": "daily_compaction", **summary})
     return summary
+
+
+class LocalJob:
+    """Local mode's daily job, ticked by lambda_sqs_to_s3/timer.py after each drain: the first
+    tick of each UTC day compacts the day before (so also at start, catching up a stopped day)."""
+
+    def __init__(self, settings, clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self.clock = clock
+        self.done_for: date | None = None
+
+    def tick(self) -> dict | None:
+        today = datetime.fromtimestamp(self.clock(), UTC).date()
+        if today == self.done_for:
+            return None
+        self.done_for = today  # a failure is logged and retried tomorrow, not every tick
+        try:
+            lake = lake_files.open_lake(None, None, self.settings)
+        except LakeError as exc:  # e.g. no lake directory yet: nothing to compact
+            log.info({"event": "daily_compaction", "skipped": str(exc)})
+            return None
+        try:
+            return run(lake, today)
+        except Exception as exc:  # noqa: BLE001 - the drain timer must keep running whatever this does
+            log.error({"event": "daily_compaction_failed", "error": f"{type(exc).__name__}: {exc}"})
+            return None
 
 
 def _scheduled_day(event: dict) -> date:

@@ -1,4 +1,5 @@
-"""Local mode's stand-in for the EventBridge schedule: drain every few seconds until stopped.
+"""Local mode's stand-in for the EventBridge schedules: drain every few seconds until stopped,
+and once a day compact yesterday into Parquet (analysis/daily.py, as the compaction Lambda does).
 
 Run as `python -m lambda_sqs_to_s3.timer`; SIGTERM or Ctrl-C stops it between drains (a drain
 cut short anyway loses nothing: its messages are received again after the visibility timeout).
@@ -23,11 +24,15 @@ log = logging.getLogger("logdig.timer")
 def run(settings: Settings, stop: threading.Event) -> None:
     queue, lake = make_queue(settings), make_lake(settings)
     options = DrainOptions.from_settings(settings, margin_seconds=0, wait_seconds=0)
+    from analysis.daily import LocalJob  # analysis needs DuckDB: local mode has it, Lambda not
+
+    daily = LocalJob(settings)
     while not stop.is_set():
         try:
             drain(queue, lake, options)
         except LogDigError as exc:  # storage or queue down: try again next tick, nothing lost
             logs.emit(log, "drain_failed", error=str(exc))
+        daily.tick()
         stop.wait(settings.drain_interval_seconds)
 
 
