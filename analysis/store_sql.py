@@ -6,7 +6,7 @@ functions would otherwise recompute over the whole range:
   delivery, prev_dt        rank of this delivery of its event_id by received_at, and the dt of
                            the previous delivery (a range starting after it keeps this one)
   first_in_session         the 30-minute rule per visitor over every unique event (all sites)
-  prev_user_dt             dt of the visitor's previous unique event (a range starting after it
+  prev_user_ts             ts of the visitor's previous unique event (a range starting after it
                            starts a session here)
   sess_key                 ts of the session's first event: a session key stable under appends
 A row with delivery NULL is loaded but not derived yet; queries skip it, the next sync derives it.
@@ -17,9 +17,9 @@ from __future__ import annotations
 from analysis import reports
 from analysis.dialects import Dialect, DuckDB
 
-SCHEMA_VERSION = 1  # bump when the tables or their derivation change; older stores are rebuilt
+SCHEMA_VERSION = 2  # bump when the tables or their derivation change; older stores are rebuilt
 GAP = reports.SESSION_GAP_MS
-DERIVED = ("delivery", "prev_dt", "first_in_session", "prev_user_dt", "sess_key")
+DERIVED = ("delivery", "prev_dt", "first_in_session", "prev_user_ts", "sess_key")
 DELIVERY_ORDER = "ORDER BY received_at, rowid"
 VISITOR_ORDER = "ORDER BY ts, event_id"
 
@@ -46,7 +46,7 @@ def create_tables() -> list[str]:
         f"CREATE TABLE events AS SELECT {columns}, dt, received_at, "
         "CAST(hash(event_id) AS UBIGINT) AS id_hash, CAST(NULL AS INTEGER) AS delivery, "
         "CAST(NULL AS VARCHAR) AS prev_dt, CAST(NULL AS BOOLEAN) AS first_in_session, "
-        "CAST(NULL AS VARCHAR) AS prev_user_dt, CAST(NULL AS BIGINT) AS sess_key "
+        "CAST(NULL AS BIGINT) AS prev_user_ts, CAST(NULL AS BIGINT) AS sess_key "
         f"FROM {reports.SOURCE} WHERE false",
     ]
 
@@ -96,16 +96,16 @@ DERIVE_STEPS = [
     WITH w AS (
       SELECT e.rowid AS rid, e.user_key, e.event_id, e.ts, b.b,
         CASE WHEN e.ts - LAG(e.ts) OVER o <= {GAP} THEN false ELSE true END AS first_in_session,
-        LAG(e.dt) OVER o AS prev_user_dt
+        LAG(e.ts) OVER o AS prev_user_ts
       FROM events e JOIN s_bounds b ON e.user_key = b.user_key
       WHERE e.delivery = 1 AND (b.p IS NULL OR e.ts >= b.p OR e.ts IS NULL)
       WINDOW o AS (PARTITION BY e.user_key {VISITOR_ORDER})
     )
-    SELECT rid, b, ts, first_in_session, prev_user_dt,
+    SELECT rid, b, ts, first_in_session, prev_user_ts,
       MAX(CASE WHEN first_in_session THEN ts END) OVER (PARTITION BY user_key {VISITOR_ORDER}
         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess_key
     FROM w""",
-    """UPDATE events SET first_in_session = s.first_in_session, prev_user_dt = s.prev_user_dt,
+    """UPDATE events SET first_in_session = s.first_in_session, prev_user_ts = s.prev_user_ts,
       sess_key = s.sess_key
     FROM s_rows s WHERE events.rowid = s.rid AND (s.b IS NULL OR s.ts >= s.b OR s.ts IS NULL)""",
 ]
@@ -127,7 +127,7 @@ def rewrite_all() -> list[str]:
     ), v AS (
       SELECT *, CASE WHEN ts - LAG(ts) OVER o <= {GAP} THEN false ELSE true END
           AS first_in_session,
-        LAG(dt) OVER o AS prev_user_dt
+        LAG(ts) OVER o AS prev_user_ts
       FROM d WHERE delivery = 1 AND user_key IS NOT NULL
       WINDOW o AS (PARTITION BY user_key {VISITOR_ORDER})
     )
@@ -150,34 +150,37 @@ class StoreQuery:
         self.opts = opts
 
     def events(self, d: Dialect, opts: dict) -> str:
-        names = ", ".join(prepared_names())
+        names = prepared_names()
         first = d.param("from", opts["from"])
-        site = f" AND site = {d.param('site', opts['site'])}" if opts.get("site") else ""
-        # A delivery counts when it is the first one inside the range: the event's first
-        # delivery, or a later one whose previous delivery lies before the range.
-        return f"""stored AS NOT MATERIALIZED (
-  SELECT {names}, delivery, first_in_session, prev_user_dt, sess_key
-  FROM events
+        # A delivery counts when it is the first one inside the range's days: the event's first
+        # delivery, or a later one whose previous delivery lies before them.
+        kept = f"""SELECT * FROM events
   WHERE dt BETWEEN {first} AND {d.param("to", opts["to"])}
-    AND (delivery = 1 OR prev_dt < {first}){site}
+    AND (delivery = 1 OR prev_dt < {first})"""
+        filters = reports.row_filters(d, opts, {n: n for n in names}, f"({kept}) kept")
+        return f"""stored AS NOT MATERIALIZED (
+  SELECT {", ".join(names)}, delivery, first_in_session, prev_user_ts, sess_key
+  FROM ({kept}) kept
+  WHERE true{filters}
 ),
 unique_events AS NOT MATERIALIZED (
-  SELECT {names} FROM stored
+  SELECT {", ".join(names)} FROM stored
 )"""
 
     def sessions(self, d: Dialect) -> str:
         names = ", ".join(prepared_names())
-        first = d.param("from", self.opts["from"])
+        start = d.param("start_ms", self.opts["start_ms"])
         # Stored session keys hold for a visitor when the range's unique events are the
-        # visitor's stored ones cut to the range. They are not when a re-delivery counts in the
-        # range (its first delivery lies before it), when an event has no time, or, for one
-        # site, when the visitor also browsed another site: those visitors are numbered here,
-        # exactly as over the lake.
+        # visitor's stored ones cut to a time range (the referrer filter keeps or drops whole
+        # visitors). They are not when a re-delivery counts in the range (its first delivery
+        # lies before it), when an event has no time, for one site when the visitor also
+        # browsed another, and for one page: those visitors are numbered here, as over the lake.
+        everyone = " OR true" if self.opts.get("filter_page") else ""
         multi_site = ("\n  UNION SELECT user_key FROM visitor_sites GROUP BY user_key "
                       "HAVING COUNT(*) > 1") if self.opts.get("site") else ""
         return f"""recount AS (
   SELECT DISTINCT user_key FROM stored
-  WHERE user_key IS NOT NULL AND (delivery > 1 OR ts IS NULL){multi_site}
+  WHERE user_key IS NOT NULL AND (delivery > 1 OR ts IS NULL{everyone}){multi_site}
 ),
 marked AS (
   SELECT *,
@@ -188,7 +191,7 @@ marked AS (
 ),
 numbered AS (
   SELECT {names},
-    CASE WHEN first_in_session OR prev_user_dt < {first} THEN 1 ELSE 0 END AS new_session,
+    CASE WHEN first_in_session OR prev_user_ts < {start} THEN 1 ELSE 0 END AS new_session,
     sess_key AS session_no
   FROM stored
   WHERE user_key IS NOT NULL AND user_key NOT IN (SELECT user_key FROM recount)
