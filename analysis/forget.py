@@ -274,14 +274,15 @@ def apply(lake: LakeLocation, visitor: Visitor, found: Found, tick: Callable[[],
 
 
 def forget_in_store(store_path: Path, visitor: Visitor) -> str:
-    """The query store (a cache): the visitor's rows deleted, or the file deleted to rebuild."""
-    try:
-        from analysis import store
-    except ImportError:
-        store = None
-    remove = getattr(store, "forget_user_key", None)
-    if remove is not None and visitor.column == "user_key":
-        return f"{remove(store_path, visitor.value)} rows deleted from {store_path}"
+    """The query store (a cache): the visitor's rows deleted; for a field the store does not
+    keep (user_id), the file is deleted and the next report rebuilds it from the lake."""
+    from analysis import store
+
+    if visitor.column == "user_key":
+        try:
+            return f"{store_path}: {store.forget_user_key(store_path, visitor.value)} row(s) deleted"
+        except store.StoreError as exc:  # e.g. a sync holds it: the lake is done, say what is left
+            return f"{store_path} not changed ({exc}); delete it (it rebuilds) or run forget again"
     if store_path.exists():
         store_path.unlink()
         return f"{store_path} deleted (a cache: the next report rebuilds it)"
@@ -334,6 +335,7 @@ def add_command(commands, lake_args: Callable) -> None:
 def run_command(args, open_lake: Callable[..., LakeLocation]) -> None:
     import sys
 
+    from analysis import store
     from config import load_settings
     from logdig import logs
 
@@ -343,7 +345,7 @@ def run_command(args, open_lake: Callable[..., LakeLocation]) -> None:
     if not visitor.value:
         raise LakeError(f"{visitor.option} is empty: name the visitor to forget")
     lake = open_lake(args.lake, args.events_prefix)
-    store_path = args.store or settings.data_dir / "store.duckdb"
+    store_path = args.store or store.default_path()
 
     def confirm(found: Found) -> bool:
         print(f"{visitor.option} in {lake.url}:")

@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from analysis import compact, duck, lake_files
+from analysis import compact, duck, lake_files, reports
 from analysis.__main__ import main
 from tests.events_factory import click
 from tests.lakegen import generate, write_events
@@ -167,3 +167,17 @@ def test_forget_on_a_versioned_s3_lake_leaves_no_version_with_the_visitor(source
         if not version["Key"].endswith(".parquet"):
             assert visitor.encode() not in body, version["Key"]
     assert "removed " in capsys.readouterr().out
+
+
+def test_the_query_store_answers_as_the_lake_after_a_forget(local_lake, tmp_path, capsys):
+    from analysis import store
+
+    lake = lake_files.open_lake(local_lake.as_uri(), "events/")
+    path = tmp_path / "store.duckdb"
+    store.sync(lake, path, progress=False)
+    visitor = busiest(local_lake)
+    forget(local_lake.as_uri(), "--user-key", visitor, "--yes", "--store", str(path))
+    assert f"query store: {path}" in capsys.readouterr().out
+    for name, extra in {"sessions": {}, "pages": {}, "traffic": {"bucket": "day"}}.items():
+        opts = reports.options(name, {"from": FIRST, "to": LAST, **extra})
+        assert store.run(name, opts, lake, path) == duck.run(name, opts, lake), name

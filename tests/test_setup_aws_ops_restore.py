@@ -11,7 +11,7 @@ from tests.lakegen import generate
 from tests.test_setup_aws import BUCKET, SKIP, Run, client, https_requests  # noqa: F401
 
 FIRST, LAST = "2026-11-20", "2026-11-21"
-CASES = {"traffic": {"bucket": "day"}, "pages": {}, "sessions": {}, "conversions": {}}
+CASES = {"traffic": {"bucket": "day"}, "sessions": {}}
 
 
 def answers() -> dict:
