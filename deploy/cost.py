@@ -207,7 +207,11 @@ def fixed_monthly(d: Deployed) -> list[tuple[str, float, str]]:
     if d.instance_type:
         hourly = INSTANCE_HOUR.get(d.instance_type)
         instance = (hourly or 0.0) * HOURS_PER_MONTH
-        note = f"{d.instance_type} on demand" if hourly else f"{d.instance_type}: price not known here"
+        note = (
+            f"{d.instance_type} on demand, ${hourly}/h"
+            if hourly
+            else f"{d.instance_type}: price not known here"
+        )
         rows += [
             ("Beanstalk instance", instance, note),
             (

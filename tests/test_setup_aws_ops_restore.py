@@ -100,4 +100,4 @@ def test_cost_without_a_deployment_says_it_prices_the_defaults(mock_aws):
     run = Run(["cost"])
     assert run.rc == 0
     assert "deploy's defaults (nothing is deployed here)" in run.out
-    assert "t3.micro on demand" in run.out
+    assert "t3.micro on demand, $0.0104/h" in run.out
