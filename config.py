@@ -134,6 +134,8 @@ class Settings:
         0, _int(0, 10), "X-Forwarded-For hops to trust (1 behind one proxy)"
     )
     anonymize_ip: bool = _setting(True, _bool, "Zero the IPv4 last octet / IPv6 last 80 bits")
+    user_id_secret: str = _setting(
+        "", str, "When set, member ids (`user_id`) are stored as their HMAC-SHA256 with it")
     max_body_bytes: int = _setting(256 * 1024, _int(1024, 16 * 1024 * 1024), "Request body cap")
     max_events_per_request: int = _setting(500, _int(1, 10_000), "Events per request at most")
     flush_wait_ms: int = _setting(10, _int(0, 1000), "Group commit: ms to gather requests")

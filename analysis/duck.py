@@ -32,13 +32,22 @@ def _select_columns() -> str:
     return ", ".join(f'"{name}"' for name, _ in COLUMNS)
 
 
+def _parquet_columns(con, source: str) -> str:
+    """The lake columns from Parquet files, NULL for those a file written before the column
+    existed lacks (union_by_name fills the gaps when only some files lack it)."""
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    return ", ".join(f'"{name}"' if name in present else f'CAST(NULL AS {type_}) AS "{name}"'
+                     for name, type_ in duckdb_columns().items())
+
+
 def create_view(con, parquet: list[str], ndjson: list[str]) -> None:
     """`lake_events` over both layouts; an empty but typed view when nothing is there."""
     cols = f"{_select_columns()}, {PARTITION_KEY[0]}"
     parts = []
     if parquet:
-        parts.append(f"SELECT {cols} FROM read_parquet({_list(parquet)}, hive_partitioning = true, "
-                     "hive_types = {'dt': 'VARCHAR'})")
+        source = (f"read_parquet({_list(parquet)}, hive_partitioning = true, union_by_name = true, "
+                  "hive_types = {'dt': 'VARCHAR'})")
+        parts.append(f"SELECT {_parquet_columns(con, source)}, {PARTITION_KEY[0]} FROM {source}")
     if ndjson:
         parts.append(f"SELECT {cols} FROM {read_ndjson(ndjson)}")
     if not parts:

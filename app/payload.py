@@ -72,8 +72,15 @@ def legacy_event(form: dict[str, str]) -> dict:
             event[name] = FIELDS[name](f"event.{name}", value)
         except (ValueError, InvalidInput):
             props[f"legacy_{name}"] = clean_text(raw)[:512]
-    clicked = event.get("link") or event.get("x") or event.get("y")
-    event["event_type"] = "click" if clicked else "page_view"
+    event["event_type"] = "page_view" if _is_load_post(event) else "click"
     if props:
         event["props"] = props
     return event
+
+
+def _is_load_post(event: dict) -> bool:
+    """The original tracker posted on page load with x = y = 0 and link = the current page (or
+    with nothing clicked at all): that is a page view, not a click."""
+    at_origin = not event.get("x") and not event.get("y")
+    link = event.get("link")
+    return at_origin and (not link or link == event.get("current_page"))

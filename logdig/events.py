@@ -30,6 +30,8 @@ MAX_PROPS_BYTES = 4096
 MAX_COORD = 10_000_000
 MAX_DIMENSION = 100_000
 MAX_MILLIS = 10**12
+MAX_USER_ID = 128
+DEVICES = ("desktop", "mobile", "tablet", "bot", "other")
 
 
 # Control characters (C0 but tab, DEL, C1) and lone surrogates; JSON can carry them, but a lake line,
@@ -108,6 +110,18 @@ def _timestamp(name: str, value: Any) -> str:
         datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(name, "must be an ISO-8601 time such as 2026-11-23T10:15:30.123Z") from None
+    return value
+
+
+def _user_id(name: str, value: Any) -> str:
+    """A member id: 1-128 characters, no control characters (refused rather than cleaned: two
+    different ids must never become the same visitor)."""
+    if not isinstance(value, str):
+        raise InvalidInput(name, "must be a string")
+    if not 1 <= len(value) <= MAX_USER_ID:
+        raise InvalidInput(name, f"must be 1 to {MAX_USER_ID} characters, got {len(value)}")
+    if UNSAFE_CHARS_RE.search(value):
+        raise InvalidInput(name, "must not contain control characters")
     return value
 
 
@@ -194,9 +208,18 @@ FIELDS: dict[str, Field] = {
     "page_title": _string(512),
     "language": _string(35),
     "props": Field(_props, "map<string,string>"),
+    # Audience (issue 13): a member id set by logdig('identify', id), how far down the page the
+    # visitor scrolled (page_leave), and true when the tracker runs under automation
+    # (navigator.webdriver); the collector also sets is_bot from the user agent.
+    "user_id": Field(_user_id, "string"),
+    "scroll_depth": Field(_number(0, 100, integer=True), "int"),
+    "is_bot": Field(_bool, "boolean"),
 }
-# Added by the collector (enrich), never sent by a client; name -> lake column type.
-SERVER_FIELDS: dict[str, str] = {"received_at": "string", "client_ip": "string"}
+# Added by the collector (enrich), never sent by a client; name -> lake column type. country,
+# browser, os and device come from logdig.audience.
+SERVER_FIELDS: dict[str, str] = {"received_at": "string", "client_ip": "string",
+                                 "country": "string", "browser": "string", "os": "string",
+                                 "device": "string"}
 
 
 def validate(raw: Any, where: str = "event") -> dict:

@@ -22,7 +22,8 @@ SAMPLES = {
     "screen_width": 390, "screen_height": 844, "utm_source": "s", "utm_medium": "m",
     "utm_campaign": "c", "utm_term": "t", "utm_content": "x", "target_tag": "a", "target_id": "buy",
     "target_classes": "btn", "target_text": "Buy", "outbound": True, "page_title": "P",
-    "language": "en", "props": {"plan": "pro", "n": 2},
+    "language": "en", "props": {"plan": "pro", "n": 2}, "user_id": "member-1", "scroll_depth": 75,
+    "is_bot": True,
 }
 
 
@@ -34,6 +35,7 @@ def test_every_contract_field_reaches_duckdb_typed_and_not_null(tmp_path):
     # GIVEN one event with every client field set, enriched as the collector does
     assert set(SAMPLES) == set(events.FIELDS), "give the new field a sample value above"
     event = events.enrich(events.validate(SAMPLES), "2026-11-23T10:00:01.000Z", "192.0.2.0")
+    event.update(country="GB", browser="Chrome", os="Windows", device="bot")
     path = tmp_path / "e.jsonl.gz"
     path.write_bytes(object_bytes([json.dumps(event)]))
 

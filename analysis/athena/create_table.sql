@@ -34,8 +34,15 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `logdig`.`events` (
   `page_title` string,
   `language` string,
   `props` map<string,string>,
+  `user_id` string,
+  `scroll_depth` int,
+  `is_bot` boolean,
   `received_at` string,
-  `client_ip` string
+  `client_ip` string,
+  `country` string,
+  `browser` string,
+  `os` string,
+  `device` string
 )
 PARTITIONED BY (`dt` string)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
