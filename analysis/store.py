@@ -226,7 +226,7 @@ def _insert(con, loads: list[Load]) -> int:
     for load in loads:
         records.append((load.key, load.dt, None))
         records += [(k, load.dt, load.key) for k in load.covers]
-    con.executemany("INSERT INTO objects (key, dt, via, events) VALUES (?, ?, ?, NULL)", records)
+    con.executemany("INSERT INTO objects (key, dt, via) VALUES (?, ?, ?)", records)
     return added
 
 
@@ -259,7 +259,7 @@ def derive(con) -> None:
         "SELECT COUNT(*) FILTER (WHERE delivery IS NULL), COUNT(*) FROM events").fetchone()
     if not pending:
         return
-    statements = store_sql.rewrite_all() if pending * 2 >= total else store_sql.DERIVE_STEPS
+    statements = store_sql.rewrite_in_place() if pending * 2 >= total else store_sql.DERIVE_STEPS
     con.execute("BEGIN")
     try:
         for statement in statements:
@@ -304,8 +304,7 @@ def _open_build(path: Path, lake: lake_files.LakeLocation, wait_s: float):
         if usable(target, lake, con):
             return con
         con.close()
-        target.unlink()
-        target.with_name(target.name + ".wal").unlink(missing_ok=True)
+        _remove(target)
     con = connect(target, read_only=False, wait_s=wait_s)
     _create(con, lake)
     return con
@@ -329,7 +328,10 @@ def sync(lake: lake_files.LakeLocation, path: str | Path | None = None, rescan: 
     with tempfile.TemporaryDirectory(prefix="logdig-sync-") as tmp:
         try:
             loads = plan(lake, loaded, days_to_scan(lake, loaded_days, rescan), Path(tmp))
-            if loads or pending or con is not None:
+            if target != path:
+                con = _load(lake, loads, target, con, summary, Path(tmp), progress, wait_s)
+                _finish_build(con, path)
+            elif loads or pending:
                 con = _load(lake, loads, target, con, summary, Path(tmp), progress, wait_s)
                 derive(con)
                 con.execute("CHECKPOINT")
@@ -337,9 +339,32 @@ def sync(lake: lake_files.LakeLocation, path: str | Path | None = None, rescan: 
             if con is not None:
                 con.close()
     if target != path:
-        os.replace(target, path)  # atomic: readers see the old store or the new one
+        _remove(target)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+
+
+def _finish_build(con, path: Path) -> None:
+    """The built rows derived into a fresh file (written once: no free blocks from the load),
+    then renamed over the store: readers see the old store or the new one."""
+    fresh = path.with_name(path.name + ".fresh")
+    _remove(fresh)
+    con.execute(f"ATTACH '{_quoted(fresh)}' AS fresh")
+    try:
+        for statement in store_sql.copy_into("fresh"):
+            con.execute(statement)
+    finally:
+        con.execute("DETACH fresh")
+    os.replace(fresh, path)
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _load(lake, loads: list[Load], target: Path, con, summary: Summary, workdir: Path,
@@ -381,9 +406,13 @@ def run(name: str, opts: dict, lake: lake_files.LakeLocation, path: str | Path |
         except StoreError as exc:
             if not _locked(exc):
                 raise
-            if not path.exists():
+            if not _current(path, lake):  # being built: the lake answers meanwhile
                 return duck.run(name, opts, lake)
     return query(path, name, opts)
+
+
+def _current(path: Path, lake: lake_files.LakeLocation) -> bool:
+    return _read_state(path, lake, LOCK_WAIT_S) is not None
 
 
 def forget_user_key(path: str | Path | None, user_key: str) -> int:

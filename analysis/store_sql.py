@@ -3,12 +3,15 @@
 `events` holds every delivery of every loaded object, with the columns `unique_events` offers the
 reports (reports.prepared_columns) computed once, plus what the reports' per-query window
 functions would otherwise recompute over the whole range:
-  delivery, prev_dt        rank of this delivery of its event_id by received_at, and the dt of
-                           the previous delivery (a range starting after it keeps this one)
-  first_in_session         the 30-minute rule per visitor over every unique event (all sites)
-  prev_user_ts             ts of the visitor's previous unique event (a range starting after it
-                           starts a session here)
-  sess_key                 ts of the session's first event: a session key stable under appends
+  delivery, prev_dt   rank of this delivery of its event_id (by received_at), and the dt of the
+                      previous delivery (a range starting after that keeps this one)
+  gap_ms              ms since the visitor's previous unique event (all sites) when that is
+                      within 30 minutes, else NULL: the session's first event
+  sess_age            ms since the session's first event; ts - sess_age is a session key that
+                      stays put when later objects add events
+  received_raw        received_at only when it is not the canonical rendering of ts (NULL
+                      almost always): deliveries are ordered by the very strings the lake has
+  id_hash             32 bits of hash(event_id), to find an event's other deliveries cheaply
 A row with delivery NULL is loaded but not derived yet; queries skip it, the next sync derives it.
 """
 
@@ -17,11 +20,14 @@ from __future__ import annotations
 from analysis import reports
 from analysis.dialects import Dialect, DuckDB
 
-SCHEMA_VERSION = 2  # bump when the tables or their derivation change; older stores are rebuilt
+SCHEMA_VERSION = 3  # bump when the tables or their derivation change; older stores are rebuilt
 GAP = reports.SESSION_GAP_MS
-DERIVED = ("delivery", "prev_dt", "first_in_session", "prev_user_ts", "sess_key")
-DELIVERY_ORDER = "ORDER BY received_at, rowid"
+DERIVED = ("delivery", "prev_dt", "gap_ms", "sess_age")
+CANONICAL = "strftime(epoch_ms(ts), '%Y-%m-%dT%H:%M:%S.%gZ')"
+RECEIVED = f"COALESCE(received_raw, {CANONICAL})"  # = the lake's received_at
+DELIVERY_ORDER = f"ORDER BY {RECEIVED}, rowid"
 VISITOR_ORDER = "ORDER BY ts, event_id"
+TABLES = ("meta", "objects", "visitor_sites", "events")
 
 
 def prepared_names() -> list[str]:
@@ -36,36 +42,43 @@ def schema_key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def create_tables() -> list[str]:
+def _loaded_columns() -> str:
+    """A lake_events row as stored (derived columns NULL): the one definition of its columns."""
     columns = ", ".join(f"{sql} AS {name}" for name, sql in reports.prepared_columns(DuckDB()))
+    ts = dict(reports.prepared_columns(DuckDB()))["ts"]
+    raw = (f"CASE WHEN received_at = strftime(epoch_ms({ts}), '%Y-%m-%dT%H:%M:%S.%gZ') "
+           "THEN NULL ELSE received_at END")
+    return (f"{columns}, dt, {raw} AS received_raw, "
+            "CAST(hash(event_id) >> 32 AS UINTEGER) AS id_hash, "
+            "CAST(NULL AS INTEGER) AS delivery, CAST(NULL AS VARCHAR) AS prev_dt, "
+            "CAST(NULL AS INTEGER) AS gap_ms, CAST(NULL AS BIGINT) AS sess_age")
+
+
+def create_tables(schema: str = "main") -> list[str]:
     return [
-        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
-        "CREATE TABLE objects (key VARCHAR, dt VARCHAR, via VARCHAR, events BIGINT, "
+        f"CREATE TABLE {schema}.meta (key VARCHAR, value VARCHAR)",
+        f"CREATE TABLE {schema}.objects (key VARCHAR, dt VARCHAR, via VARCHAR, "
         "loaded_at TIMESTAMP DEFAULT current_timestamp)",
-        "CREATE TABLE visitor_sites (user_key VARCHAR, site VARCHAR)",
-        f"CREATE TABLE events AS SELECT {columns}, dt, received_at, "
-        "CAST(hash(event_id) AS UBIGINT) AS id_hash, CAST(NULL AS INTEGER) AS delivery, "
-        "CAST(NULL AS VARCHAR) AS prev_dt, CAST(NULL AS BOOLEAN) AS first_in_session, "
-        "CAST(NULL AS BIGINT) AS prev_user_ts, CAST(NULL AS BIGINT) AS sess_key "
-        f"FROM {reports.SOURCE} WHERE false",
+        f"CREATE TABLE {schema}.visitor_sites (user_key VARCHAR, site VARCHAR)",
+        f"CREATE TABLE {schema}.events AS SELECT {_loaded_columns()} FROM {reports.SOURCE} "
+        "WHERE false",
     ]
 
 
 def insert_loaded() -> str:
     """Rows of the temp view lake_events (the objects being loaded), not derived yet."""
-    columns = ", ".join(f"{sql}" for _, sql in reports.prepared_columns(DuckDB()))
-    nulls = ", ".join("NULL" for _ in DERIVED)
-    return (f"INSERT INTO events SELECT {columns}, dt, received_at, hash(event_id), {nulls} "
-            f"FROM {reports.SOURCE}")
+    return f"INSERT INTO events SELECT {_loaded_columns()} FROM {reports.SOURCE}"
 
+
+NEW_SITES = """INSERT INTO visitor_sites
+    SELECT DISTINCT user_key, site FROM events WHERE delivery IS NULL AND user_key IS NOT NULL
+    EXCEPT SELECT user_key, site FROM visitor_sites"""
 
 # Incremental derivation: only the event_ids and visitors that the pending rows touch.
 DERIVE_STEPS = [
     # Sites seen per visitor: a visitor on several sites is recomputed per query when a report
     # asks for one site (its stored sessions span sites).
-    """INSERT INTO visitor_sites
-    SELECT DISTINCT user_key, site FROM events WHERE delivery IS NULL AND user_key IS NOT NULL
-    EXCEPT SELECT user_key, site FROM visitor_sites""",
+    NEW_SITES,
     f"""CREATE OR REPLACE TEMP TABLE d_rows AS
     SELECT rowid AS rid, user_key, ts, delivery AS old_delivery,
       ROW_NUMBER() OVER w AS new_delivery, LAG(dt) OVER w AS new_prev_dt
@@ -81,10 +94,10 @@ DERIVE_STEPS = [
       OR (old_delivery = 1) <> (new_delivery = 1))
     GROUP BY user_key""",
     # b: start of the session holding the last unchanged event before the change; p: the event
-    # just before that session (so the window sees its gap and dt).
+    # just before that session (so the window sees its gap).
     """CREATE OR REPLACE TEMP TABLE s_bounds AS
     WITH starts AS (
-      SELECT u.user_key, MAX(e.sess_key) AS b
+      SELECT u.user_key, MAX(e.ts - e.sess_age) AS b
       FROM s_users u LEFT JOIN events e
         ON e.user_key = u.user_key AND e.delivery = 1 AND e.ts < u.m
       GROUP BY u.user_key
@@ -95,50 +108,55 @@ DERIVE_STEPS = [
     f"""CREATE OR REPLACE TEMP TABLE s_rows AS
     WITH w AS (
       SELECT e.rowid AS rid, e.user_key, e.event_id, e.ts, b.b,
-        CASE WHEN e.ts - LAG(e.ts) OVER o <= {GAP} THEN false ELSE true END AS first_in_session,
-        LAG(e.ts) OVER o AS prev_user_ts
+        CASE WHEN e.ts - LAG(e.ts) OVER o <= {GAP} THEN e.ts - LAG(e.ts) OVER o END AS gap_ms
       FROM events e JOIN s_bounds b ON e.user_key = b.user_key
       WHERE e.delivery = 1 AND (b.p IS NULL OR e.ts >= b.p OR e.ts IS NULL)
       WINDOW o AS (PARTITION BY e.user_key {VISITOR_ORDER})
     )
-    SELECT rid, b, ts, first_in_session, prev_user_ts,
-      MAX(CASE WHEN first_in_session THEN ts END) OVER (PARTITION BY user_key {VISITOR_ORDER}
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess_key
+    SELECT rid, b, ts, gap_ms,
+      ts - MAX(CASE WHEN gap_ms IS NULL THEN ts END) OVER (PARTITION BY user_key {VISITOR_ORDER}
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess_age
     FROM w""",
-    """UPDATE events SET first_in_session = s.first_in_session, prev_user_ts = s.prev_user_ts,
-      sess_key = s.sess_key
+    """UPDATE events SET gap_ms = s.gap_ms, sess_age = s.sess_age
     FROM s_rows s WHERE events.rowid = s.rid AND (s.b IS NULL OR s.ts >= s.b OR s.ts IS NULL)""",
 ]
 
 
-def rewrite_all() -> list[str]:
-    """Derive every row at once (a build from scratch): one pass of windows, rows clustered by
-    dt and time so that a date range reads only its row groups."""
-    base = [c for c in prepared_names() + ["dt", "received_at", "id_hash"]]
-    kept = ", ".join(base)
-    return [
-        "INSERT INTO visitor_sites SELECT DISTINCT user_key, site FROM events "
-        "WHERE delivery IS NULL AND user_key IS NOT NULL "
-        "EXCEPT SELECT user_key, site FROM visitor_sites",
-        f"""CREATE TABLE events_new AS
+def derive_all(target: str) -> str:
+    """Every row of `events` derived at once into the table `target` (a build): one pass of
+    windows, rows clustered by dt and time so that a date range reads only its row groups."""
+    kept = ", ".join(prepared_names() + ["dt", "received_raw", "id_hash"])
+    return f"""CREATE TABLE {target} AS
     WITH d AS (
       SELECT {kept}, CAST(ROW_NUMBER() OVER w AS INTEGER) AS delivery, LAG(dt) OVER w AS prev_dt
       FROM events WINDOW w AS (PARTITION BY event_id {DELIVERY_ORDER})
     ), v AS (
-      SELECT *, CASE WHEN ts - LAG(ts) OVER o <= {GAP} THEN false ELSE true END
-          AS first_in_session,
-        LAG(ts) OVER o AS prev_user_ts
+      SELECT *, CAST(CASE WHEN ts - LAG(ts) OVER o <= {GAP} THEN ts - LAG(ts) OVER o END
+        AS INTEGER) AS gap_ms
       FROM d WHERE delivery = 1 AND user_key IS NOT NULL
       WINDOW o AS (PARTITION BY user_key {VISITOR_ORDER})
     )
-    SELECT *, MAX(CASE WHEN first_in_session THEN ts END) OVER (PARTITION BY user_key
-        {VISITOR_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess_key
+    SELECT *, ts - MAX(CASE WHEN gap_ms IS NULL THEN ts END) OVER (PARTITION BY user_key
+        {VISITOR_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess_age
     FROM v
     UNION ALL
-    SELECT *, NULL, NULL, NULL FROM d WHERE NOT (delivery = 1 AND user_key IS NOT NULL)
-    ORDER BY dt, ts""",
-        "DROP TABLE events",
-        "ALTER TABLE events_new RENAME TO events",
+    SELECT *, NULL, NULL FROM d WHERE NOT (delivery = 1 AND user_key IS NOT NULL)
+    ORDER BY dt, ts"""
+
+
+def rewrite_in_place() -> list[str]:
+    return [NEW_SITES, derive_all("events_new"), "DROP TABLE events",
+            "ALTER TABLE events_new RENAME TO events"]
+
+
+def copy_into(schema: str) -> list[str]:
+    """A built store written afresh into the attached database `schema` (no free blocks)."""
+    return [
+        f"CREATE TABLE {schema}.meta AS SELECT * FROM meta",
+        f"CREATE TABLE {schema}.objects AS SELECT * FROM objects",
+        f"CREATE TABLE {schema}.visitor_sites AS SELECT DISTINCT user_key, site FROM events "
+        "WHERE user_key IS NOT NULL",
+        derive_all(f"{schema}.events"),
     ]
 
 
@@ -159,7 +177,7 @@ class StoreQuery:
     AND (delivery = 1 OR prev_dt < {first})"""
         filters = reports.row_filters(d, opts, {n: n for n in names}, f"({kept}) kept")
         return f"""stored AS NOT MATERIALIZED (
-  SELECT {", ".join(names)}, delivery, first_in_session, prev_user_ts, sess_key
+  SELECT {", ".join(names)}, delivery, gap_ms, sess_age
   FROM ({kept}) kept
   WHERE true{filters}
 ),
@@ -191,8 +209,8 @@ marked AS (
 ),
 numbered AS (
   SELECT {names},
-    CASE WHEN first_in_session OR prev_user_ts < {start} THEN 1 ELSE 0 END AS new_session,
-    sess_key AS session_no
+    CASE WHEN gap_ms IS NULL OR ts - gap_ms < {start} THEN 1 ELSE 0 END AS new_session,
+    ts - sess_age AS session_no
   FROM stored
   WHERE user_key IS NOT NULL AND user_key NOT IN (SELECT user_key FROM recount)
   UNION ALL

@@ -113,7 +113,7 @@ WITH slots AS (
   WHERE converts AND k = n_pages - 1
 )
 SELECT s, k, j, event_type, user_key, agent_no, width, ts,
-  md5('event' || $seed || s || '-' || k || '-' || j || event_type) AS id_hex,
+  md5('event' || $seed || $run || s || '-' || k || '-' || j || event_type) AS id_hex,
   'https://' || list_extract($sites, site_no + 1) ||
     CASE WHEN page_no = 0 THEN '/' ELSE '/' || list_extract(['products', 'blog', 'docs', 'help',
       'pricing', 'about', 'news'], 1 + page_no % 7) || '/item-' || page_no END ||
@@ -170,10 +170,10 @@ FROM deliveries;
 """
 
 
-def _params(events: int, days: int, seed: int) -> dict:
+def _params(events: int, days: int, seed: int, run: str = "") -> dict:
     sessions = max(1, round(events / EVENTS_PER_SESSION))
     cumulative = [sum(SITE_WEIGHTS[: n + 1]) for n in range(4)]
-    return {"seed": seed, "sessions": sessions, "days": days,
+    return {"seed": seed, "run": run, "sessions": sessions, "days": days,
             "visitors": max(50, events * VISITORS_PER_MILLION // 1_000_000),
             "w1": cumulative[0], "w2": cumulative[1], "w3": cumulative[2], "w4": cumulative[3],
             "agents": user_agents(), "ref_hosts": REFERRER_HOSTS, "pages_per_site": PAGES_PER_SITE,
@@ -195,13 +195,14 @@ def _publish(tmp: Path, lake_root: Path, prefix: str) -> int:
 
 def generate(lake_root: Path, events: int = 100_000, days: int = 30, start: str = "2026-10-01",
              seed: int = 1, object_events: int = 10_000, prefix: str = "events/",
-             threads: int | None = None) -> dict:
-    """About `events` events over `days` days from `start`, in objects of ~object_events lines."""
+             threads: int | None = None, run: str = "") -> dict:
+    """About `events` events over `days` days from `start`, in objects of ~object_events lines.
+    The same seed gives the same visitors; `run` makes event ids new (more traffic from them)."""
     import duckdb
 
     # A bounded memory limit: the machine is shared; DuckDB spills the sorts to disk beyond it.
     con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1, "memory_limit": "4GB"})
-    params = _params(events, days, seed)
+    params = _params(events, days, seed, run)
     for statement in filter(str.strip, SQL.format(start=start, seed=int(seed)).split(";\n")):
         con.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement})
     tmp = lake_root / ".generating"
