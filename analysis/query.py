@@ -31,10 +31,9 @@ def run_report(name: str, raw: dict, lake: lake_files.LakeLocation | str | None 
     the lake is the configured one, else the lake directly; False for the lake directly. A
     store is brought up to date first (a cheap listing when nothing is new)."""
     opts = reports.options(name, raw, strict=strict)
-    configured = lake is None and events_prefix is None
     if not isinstance(lake, lake_files.LakeLocation):
         lake = lake_files.open_lake(lake, events_prefix)
-    if store is None and configured:
+    if store is None and query_store.is_configured(lake):
         store = query_store.default_path(create=True)
     if store is None or store is False:
         columns, rows = duck.run(name, opts, lake)

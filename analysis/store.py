@@ -103,7 +103,21 @@ def _meta(con) -> dict[str, str]:
 
 
 def lake_id(lake: lake_files.LakeLocation) -> str:
-    return f"{lake.url} {lake.events_prefix}"
+    return f"{lake.lake.url} {lake.events_prefix}"  # the lake's own URL: one spelling per lake
+
+
+def is_configured(lake: lake_files.LakeLocation) -> bool:
+    """Whether lake is the one the settings point at (whose store is the default one)."""
+    from config import load_settings
+    from logdig.lake import configured_url, lake_at
+
+    settings = load_settings()
+    if lake.events_prefix != settings.lake_prefix:
+        return False
+    if isinstance(lake.lake, DirLake):
+        return settings.local_lake and lake.lake.root.resolve() == settings.lake_dir.resolve()
+    return not settings.local_lake and lake.lake.url == lake_at(configured_url(settings),
+                                                                settings).url
 
 
 def usable(path: Path, lake: lake_files.LakeLocation, con) -> bool:
@@ -158,11 +172,12 @@ def day_folders(lake: lake_files.LakeLocation, prefix: str) -> list[str]:
 
 
 def days_to_scan(lake: lake_files.LakeLocation, loaded_days: set[str], rescan: bool) -> list[str]:
-    """Days the store has never seen, and its newest two (where the batcher still writes);
-    older days it holds are complete, since the batcher only writes today's folder."""
+    """Every day of a local lake (listing a folder is cheap); on S3 the days the store has
+    never seen and its newest two (where the batcher still writes): older days it holds are
+    complete, since the batcher only writes today's folder (`sync --rescan` lists them all)."""
     days = sorted(set(day_folders(lake, lake.events_prefix))
                   | set(day_folders(lake, lake.parquet_prefix)))
-    if rescan or not loaded_days:
+    if rescan or not loaded_days or lake.is_local:
         return days
     newest = sorted(loaded_days)[-2:]
     return [d for d in days if d not in loaded_days or d >= newest[0]]

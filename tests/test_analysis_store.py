@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from analysis import duck, lake_files, reports, store
+from analysis import duck, lake_files, query, reports, store
 from analysis.__main__ import main
 from tests.lakegen import generate, write_events
 
@@ -166,10 +166,14 @@ def test_reports_use_the_default_store_of_the_configured_lake(small_lake, tmp_pa
     monkeypatch.setenv("LOGDIG_DATA_DIR", str(data))
     args = ["report", "sessions", "--from", "2026-11-20", "--to", "2026-11-22", "--format",
             "json"]
-    # WHEN a report runs, THEN it builds and answers from data/store.duckdb, like --no-store
+    # WHEN a report runs (the lake named by a plain path, as the dashboard may), THEN it builds
+    # and answers from data/store.duckdb, like --no-store
+    answer = query.run_report("sessions", {"from": "2026-11-20", "to": "2026-11-22"},
+                              lake_files.open_lake(str(data / "lake")))
+    assert (data / "store.duckdb").exists()
     main(args)
     from_store = json.loads(capsys.readouterr().out)
-    assert (data / "store.duckdb").exists()
+    assert from_store == answer.records()
     main(args + ["--no-store"])
     assert json.loads(capsys.readouterr().out) == from_store
     main(["sync"])
