@@ -122,30 +122,46 @@ DERIVE_STEPS = [
 ]
 
 
-def derive_all(target: str) -> str:
-    """Every row of `events` derived at once into the table `target` (a build): one pass of
-    windows, rows clustered by dt and time so that a date range reads only its row groups."""
-    kept = ", ".join(prepared_names() + ["dt", "received_raw", "id_hash"])
-    return f"""CREATE TABLE {target} AS
-    WITH d AS (
-      SELECT {kept}, CAST(ROW_NUMBER() OVER w AS INTEGER) AS delivery, LAG(dt) OVER w AS prev_dt
-      FROM events WINDOW w AS (PARTITION BY event_id {DELIVERY_ORDER})
-    ), v AS (
-      SELECT *, CAST(CASE WHEN ts - LAG(ts) OVER o <= {GAP} THEN ts - LAG(ts) OVER o END
-        AS INTEGER) AS gap_ms
-      FROM d WHERE delivery = 1 AND user_key IS NOT NULL
+def derive_all(target: str) -> list[str]:
+    """Every row of `events` derived at once into the table `target` (a build). The windows run
+    over narrow projections (the deliveries window only over event_ids seen more than once),
+    and their results join the wide rows by position, so the wide rows are never sorted."""
+    loaded = ", ".join(n for n in prepared_names() + ["dt", "received_raw", "id_hash"])
+    return [
+        f"""CREATE OR REPLACE TEMP TABLE b_dups AS
+    SELECT rowid AS rid, CAST(ROW_NUMBER() OVER w AS INTEGER) AS delivery,
+      LAG(dt) OVER w AS prev_dt
+    FROM events
+    WHERE id_hash IN (SELECT id_hash FROM events GROUP BY id_hash HAVING COUNT(*) > 1)
+    WINDOW w AS (PARTITION BY event_id {DELIVERY_ORDER})""",
+        f"""CREATE OR REPLACE TEMP TABLE b_sessions AS
+    WITH v AS (
+      SELECT rowid AS rid, user_key, event_id, ts,
+        CAST(CASE WHEN ts - LAG(ts) OVER o <= {GAP} THEN ts - LAG(ts) OVER o END AS INTEGER)
+          AS gap_ms
+      FROM events
+      WHERE user_key IS NOT NULL
+        AND rowid NOT IN (SELECT rid FROM b_dups WHERE delivery > 1)
       WINDOW o AS (PARTITION BY user_key {VISITOR_ORDER})
     )
-    SELECT *, ts - MAX(CASE WHEN gap_ms IS NULL THEN ts END) OVER (PARTITION BY user_key
-        {VISITOR_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess_age
-    FROM v
-    UNION ALL
-    SELECT *, NULL, NULL FROM d WHERE NOT (delivery = 1 AND user_key IS NOT NULL)
-    ORDER BY dt, ts"""
+    SELECT rid, gap_ms, ts - MAX(CASE WHEN gap_ms IS NULL THEN ts END) OVER (
+        PARTITION BY user_key {VISITOR_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        AS sess_age
+    FROM v""",
+        """CREATE OR REPLACE TEMP TABLE b_derived AS
+    SELECT COALESCE(d.delivery, 1) AS delivery, d.prev_dt, s.gap_ms, s.sess_age
+    FROM (SELECT rowid AS rid FROM events) e
+    LEFT JOIN b_dups d ON d.rid = e.rid
+    LEFT JOIN b_sessions s ON s.rid = e.rid
+    ORDER BY e.rid""",
+        f"""CREATE TABLE {target} AS
+    SELECT {loaded}, b_derived.* FROM (SELECT {loaded} FROM events) POSITIONAL JOIN b_derived""",
+        "DROP TABLE b_dups", "DROP TABLE b_sessions", "DROP TABLE b_derived",
+    ]
 
 
 def rewrite_in_place() -> list[str]:
-    return [NEW_SITES, derive_all("events_new"), "DROP TABLE events",
+    return [NEW_SITES, *derive_all("events_new"), "DROP TABLE events",
             "ALTER TABLE events_new RENAME TO events"]
 
 
@@ -156,7 +172,7 @@ def copy_into(schema: str) -> list[str]:
         f"CREATE TABLE {schema}.objects AS SELECT * FROM objects",
         f"CREATE TABLE {schema}.visitor_sites AS SELECT DISTINCT user_key, site FROM events "
         "WHERE user_key IS NOT NULL",
-        derive_all(f"{schema}.events"),
+        *derive_all(f"{schema}.events"),
     ]
 
 

@@ -11,17 +11,9 @@ import pytest
 from analysis import duck, lake_files, query, reports, store
 from analysis.__main__ import main
 from tests.lakegen import generate, write_events
+from tests.test_analysis_reports import B, ev
 
-A, B = "A" * 20, "B" * 20
 SHOP, BLOG = "https://shop.test", "https://blog.test"
-
-
-def ev(event_id, event_type, at, page, user=A, **fields):
-    event = {"v": 1, "event_id": event_id, "event_type": event_type, "current_page": page,
-             "received_at": at, **fields}
-    if user:
-        event["user_key"] = user
-    return event
 
 
 def rows(lake, path, name, first="2026-11-20", last="2026-11-22", **extra):
