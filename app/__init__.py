@@ -49,7 +49,8 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
 def _wire_dashboard(app: Flask, settings: Settings) -> None:
     # Local mode only: the AWS collector (SQS) is send-only and its bundle has no dashboard/;
     # nor without the analysis requirements (DuckDB), which the reports need.
-    if not settings.local_queue or importlib.util.find_spec("duckdb") is None:
+    if not settings.local_queue or None in (importlib.util.find_spec("duckdb"),
+                                            importlib.util.find_spec("dashboard")):
         return
     import dashboard
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -9,7 +10,37 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from logdig.logs import JsonFormatter  # noqa: E402
 from tests.localserver import LocalServer  # noqa: E402
+
+SLOWER_TIERS = ("process", "wire", "browser", "spark", "slow")
+# Fixtures that start a process: a test using one is in the process tier whatever its marks.
+PROCESS_FIXTURES = {"seaweed", "make_local_server", "local_server"}
+# Modules whose tests each deploy or tear down a whole stack on moto (seconds apiece): slow.
+SLOW_MODULES = ("test_setup_aws.py", "test_setup_aws_beanstalk.py", "test_setup_aws_ops")
+
+
+def pytest_collection_modifyitems(items):
+    """The quick tier is what is left: every test with no slower-tier marker is `unit`."""
+    for item in items:
+        if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.process)
+        if item.path.name.startswith(SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
+        if not any(item.get_closest_marker(tier) for tier in SLOWER_TIERS):
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_left_as_found():
+    """Code under test may call logs.setup(), which points the root logger at the stderr of that
+    moment (pytest's capture, closed after the test) and lowers its level: later tests would see
+    "Logging error" lines and botocore's INFO lines in their stderr. Undo it after each test."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h.formatter, JsonFormatter)]
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 USER = "LocalModeUser0000001"
+
+pytestmark = pytest.mark.process
 
 
 def analysis_cli(data_dir: Path, *args: str) -> list[dict]:

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -79,6 +80,7 @@ def close(a: float | None, b: float | None) -> bool:
     return (a is None and b is None) or math.isclose(a, b, abs_tol=1.01e-3)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(event_st, min_size=1, max_size=40))
 def test_reports_follow_the_rules_on_any_small_lake(specs):

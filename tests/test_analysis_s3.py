@@ -18,6 +18,8 @@ CASES = {"traffic": {"bucket": "hour"}, "pages": {}, "referrers": {}, "sessions"
          "conversions": {}, "heatmap": {"page": "https://shop.example.com/cart"},
          "funnel": {"steps": "/products,/cart"}}
 
+pytestmark = pytest.mark.wire
+
 
 @pytest.fixture(scope="module")
 def local_lake(tmp_path_factory):

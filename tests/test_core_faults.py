@@ -155,6 +155,7 @@ def moto():
 # ------------------------------------------------- (a) queue unreachable -> 503
 
 
+@pytest.mark.wire
 def test_sqs_unreachable_answers_503_then_accepts_the_same_events_once_it_is_back(
         tmp_path, monkeypatch):
     # GIVEN a collector whose SQS endpoint is a closed loopback port
@@ -278,6 +279,7 @@ drain(LocalQueue(sys.argv[1], visibility_timeout=1), DieAfterFirstPut(sys.argv[2
 """
 
 
+@pytest.mark.process
 def test_process_dying_after_a_put_loses_nothing(tmp_path):
     # GIVEN a queue with two dates' events, drained by a process that dies after its first PUT
     queue = LocalQueue(tmp_path / "queue.sqlite3", visibility_timeout=1)
@@ -300,6 +302,7 @@ def test_process_dying_after_a_put_loses_nothing(tmp_path):
     assert queue.depth() == 0
 
 
+@pytest.mark.wire
 def test_sqs_crash_between_put_and_delete_redelivers(moto, monkeypatch):
     # GIVEN SQS (1 s visibility timeout) and S3 on moto's server, and a drainer that dies after its PUTs
     moto.reset()
@@ -327,6 +330,7 @@ def test_sqs_crash_between_put_and_delete_redelivers(moto, monkeypatch):
 # ------------------------------------------------- (c) lake PUT failure -> nothing deleted
 
 
+@pytest.mark.wire
 def test_s3_bucket_missing_deletes_nothing(moto, monkeypatch):
     # GIVEN 15 queued messages (one event each) and a lake bucket that does not exist
     moto.reset()

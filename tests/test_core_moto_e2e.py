@@ -22,6 +22,8 @@ from tests.motoserver import (
 
 KEY_RE = re.compile(r"^events/dt=\d{4}-\d{2}-\d{2}/[0-9a-f]{64}\.jsonl\.gz$")
 
+pytestmark = [pytest.mark.wire, pytest.mark.process]
+
 
 @pytest.fixture
 def moto():

@@ -126,6 +126,9 @@ def request_bodies(draw) -> tuple[bytes, str]:
     return body, content_type
 
 
+APP_EXAMPLES = 100
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     root = tmp_path_factory.mktemp("property")
@@ -134,7 +137,8 @@ def pipeline(tmp_path_factory):
     return app.test_client(), queue, (root / f"lake{n}" for n in itertools.count())
 
 
-@settings(max_examples=200, deadline=None,
+# Capped: each example drives the whole app (a request, then a drain into a fresh lake directory).
+@settings(max_examples=APP_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.large_base_example])
 @given(request=request_bodies())
@@ -217,6 +221,7 @@ def drain_dirs(tmp_path_factory):
     return (root / f"run{n}" for n in itertools.count())
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bodies=st.lists(message_bodies, min_size=1, max_size=6))
 def test_any_queue_message_is_stored_or_kept_under_bad_and_never_blocks(drain_dirs, bodies):

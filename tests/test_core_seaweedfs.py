@@ -29,6 +29,8 @@ from tests.motoserver import (
 
 OPTIONS = DrainOptions(min_messages=1, max_wait_seconds=0, margin_seconds=0, wait_seconds=0)
 
+pytestmark = pytest.mark.wire
+
 
 @pytest.fixture
 def bucket(seaweed):

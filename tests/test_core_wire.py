@@ -27,6 +27,8 @@ from tests.motoserver import (
 
 SHA_KEY_RE = re.compile(r"^(?P<prefix>.*)dt=(?P<date>\d{4}-\d{2}-\d{2})/(?P<sha>[0-9a-f]{64})\.jsonl\.gz$")
 
+pytestmark = pytest.mark.wire
+
 
 @pytest.fixture(scope="module")
 def moto():

@@ -104,6 +104,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+@pytest.mark.process
 def test_unpacked_lambda_zip_drains_a_queue_into_the_lake(tmp_path):
     unpacked = unpack(bundles.lambda_zip(ROOT), tmp_path / "lambda")
     env = clean_env(
@@ -143,6 +144,7 @@ def procfile_command(bundle_dir: Path) -> list[str]:
     return shlex.split(command)
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_procfile_command_starts_the_collector_and_answers_get_root(tmp_path):
     bundle_dir = unpack(bundles.beanstalk_bundle(ROOT), tmp_path / "bundle")

@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 3072
 
+pytestmark = pytest.mark.process
+
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 def test_minified_gzipped_tracker_is_within_3_kb():
