@@ -282,19 +282,31 @@
     return card;
   }
 
+  // A URL as muted origin + path (phones hide the origin), all of it text; "" stays "".
+  function urlText(value) {
+    var text = value === null || value === undefined ? "" : String(value);
+    var match = /^https?:\/\/[^\/?#]*/i.exec(text);
+    var node = el("span", "url");
+    if (!match) { node.textContent = text; return node; }
+    node.appendChild(el("span", "url-origin", match[0]));
+    node.appendChild(el("span", "url-path", text.slice(match[0].length) || "/"));
+    return node;
+  }
+
   function cell(value, kind) {
-    var td = el("td", kind === "url" ? "cell-url" : typeof value === "number" ? "num" : "");
-    if (kind === "ms") { td.textContent = fmtMs(value); td.className = "num"; return td; }
+    var td = el("td", typeof value === "number" || kind === "ms" ? "num" : "");
+    if (kind === "ms") { td.textContent = fmtMs(value); return td; }
     if (typeof value === "number") { td.textContent = fmtNumber(value); return td; }
-    td.textContent = value === null || value === undefined ? "" : String(value);
-    td.title = td.textContent;
+    var text = value === null || value === undefined ? "" : String(value);
+    if (kind === "url") td.appendChild(urlText(text)); else td.textContent = text;
+    td.title = text;
     return td;
   }
 
   function renderTable(container, spec, rows, onPick) {
     container.replaceChildren();
     if (!rows.length) { container.appendChild(el("p", "muted empty-table", "Nothing in this period.")); return; }
-    var table = el("table", "data");
+    var table = el("table", spec.bars === false ? "data plain" : "data");
     var thead = el("thead"), tr = el("tr");
     spec.columns.forEach(function (c, i) { tr.appendChild(el("th", i ? "num" : "", c[1])); });
     thead.appendChild(tr);
@@ -309,7 +321,8 @@
           var bar = el("span", "bar");
           bar.style.width = Math.max(2, 100 * (row[spec.columns[1][0]] || 0) / max) + "%";
           td.classList.add("bar-cell");
-          var label = el("span", "bar-label", td.textContent);
+          var label = el("span", "bar-label");
+          while (td.firstChild) label.appendChild(td.firstChild);
           td.replaceChildren(bar, label);
           if (c[2] === "url" && isHttpUrl(row[c[0]])) {
             var open = el("a", "open-link", "↗");
@@ -399,10 +412,16 @@
     ctx.clearRect(0, 0, width, height);
     var max = cells.reduce(function (m, c) { return Math.max(m, c.clicks); }, 1);
     var cw = width / columns, rh = rowPx * scale;
+    // Soft blobs: each cell a radial glow, from cool (few clicks) to hot (the most).
     cells.forEach(function (c) {
-      var t = c.clicks / max;
-      ctx.fillStyle = "rgba(" + Math.round(255 * Math.min(1, t * 2)) + "," + Math.round(80 + 100 * (1 - t)) + ",60," + (0.25 + 0.6 * t) + ")";
-      ctx.fillRect(c.cell_col * cw + 1, c.cell_row * rh + 1, cw - 2, rh - 2);
+      var t = Math.sqrt(c.clicks / max);
+      var x = (c.cell_col + 0.5) * cw, y = (c.cell_row + 0.5) * rh, r = Math.max(cw, rh) * 0.9;
+      var hue = Math.round(220 - 220 * t);
+      var glow = ctx.createRadialGradient(x, y, 0, x, y, r);
+      glow.addColorStop(0, "hsla(" + hue + ", 90%, 50%, " + (0.35 + 0.5 * t) + ")");
+      glow.addColorStop(1, "hsla(" + hue + ", 90%, 50%, 0)");
+      ctx.fillStyle = glow;
+      ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
     });
     frame.hidden = !frameable;
     if (frameable) {
