@@ -21,10 +21,11 @@ log = logging.getLogger("logdig.dashboard")
 
 
 def register(app: Flask, settings: Settings, lake_url: str | None = None,
-             queue_path: Path | None = None,
+             queue_path: Path | None = None, store: Path | None = None,
              clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> bool:
     """Add the dashboard and its API to `app`; False (and a log line saying why) when it must
-    not be served: listening off loopback without a configured password."""
+    not be served: listening off loopback without a configured password. store: the query
+    store file the reports answer from (None: the lake directly)."""
     from dashboard.auth import Gate, has_password
     from dashboard.data import Source
     from dashboard.views import bp
@@ -36,7 +37,7 @@ def register(app: Flask, settings: Settings, lake_url: str | None = None,
                                "LOGDIG_DASHBOARD_PASSWORD_HASH is set: /dashboard and /api/ are "
                                "not served"})
         return False
-    source = Source(lake_url or configured_url(settings), settings, queue_path)
+    source = Source(lake_url or configured_url(settings), settings, queue_path, store)
     app.extensions["logdig_dashboard"] = {"source": source, "gate": gate, "clock": clock}
     app.register_blueprint(bp)
     return True
