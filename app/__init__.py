@@ -54,7 +54,9 @@ def _wire_dashboard(app: Flask, settings: Settings) -> None:
         return
     import dashboard
 
-    dashboard.register(app, settings, queue_path=settings.queue_path)
+    # The store `python -m analysis` keeps for the configured lake (analysis.store.default_path).
+    dashboard.register(app, settings, queue_path=settings.queue_path,
+                       store=settings.data_dir / "store.duckdb")
 
 
 def _wire_cors(app: Flask, settings: Settings) -> None:

@@ -20,7 +20,7 @@ from tests.browser.chromium import launch
 from tests.lakegen import generate, write_events
 from tests.localserver import LocalServer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.process]
 sync_api = pytest.importorskip("playwright.sync_api")
 
 FIRST, LAST = "2026-11-20", "2026-11-22"
