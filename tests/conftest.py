@@ -18,6 +18,9 @@ SLOWER_TIERS = ("process", "wire", "browser", "spark", "slow")
 PROCESS_FIXTURES = {"seaweed", "make_local_server", "local_server"}
 # Modules whose tests each deploy or tear down a whole stack on moto (seconds apiece): slow.
 SLOW_MODULES = ("test_setup_aws.py", "test_setup_aws_beanstalk.py", "test_setup_aws_ops")
+# Tests that rebuild or compare whole query stores many times over (tens of seconds in all): slow.
+SLOW_TESTS = {"test_the_store_gives_the_same_answers_as_the_lake",
+              "test_visitors_on_two_sites_and_redeliveries_across_the_first_day"}
 
 
 def pytest_collection_modifyitems(items):
@@ -25,7 +28,7 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.process)
-        if item.path.name.startswith(SLOW_MODULES):
+        if item.path.name.startswith(SLOW_MODULES) or getattr(item, "originalname", "") in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
         if not any(item.get_closest_marker(tier) for tier in SLOWER_TIERS):
             item.add_marker(pytest.mark.unit)
