@@ -31,6 +31,7 @@ from logdig.lake_layout import (
     NDJSON_SUFFIX,
     PARQUET_NAME,
     PARQUET_SOURCES_KEY,
+    day_of_key,
     object_bytes,
     object_key,
 )
@@ -204,10 +205,6 @@ def _s3_errors(what: str):
     return aws.translate(LakeError, f"S3 {what}")
 
 
-def _day_of(key: str) -> str:
-    return key.rsplit("/", 2)[-2].removeprefix("dt=")
-
-
 def _rewrite_ndjson(lake: LakeLocation, eraser: Eraser, key: str, visitor: Visitor,
                     result: Result) -> tuple[str, str | None]:
     """(old name, new name or None when nothing is left): the new object first, then the old goes."""
@@ -215,7 +212,7 @@ def _rewrite_ndjson(lake: LakeLocation, eraser: Eraser, key: str, visitor: Visit
     new_key = None
     if kept:
         data = object_bytes(kept)
-        new_key = object_key(lake.events_prefix, _day_of(key), data)
+        new_key = object_key(lake.events_prefix, day_of_key(key), data)
         lake.lake.put(new_key, data)
         result.objects_rewritten += 1
     else:

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis import compact, duck, lake_files, reports  # noqa: E402
+from logdig.lake_layout import listed_days  # noqa: E402
 from tests.lakegen import generate  # noqa: E402
 
 START = "2026-11-01"
@@ -53,7 +54,7 @@ def main() -> None:
         shutil.copytree(ndjson_root, parquet_root)
         lake_nd = lake_files.open_lake(ndjson_root.as_uri(), "events/")
         lake_pq = lake_files.open_lake(parquet_root.as_uri(), "events/")
-        days = sorted(p.name[3:] for p in (ndjson_root / "events").glob("dt=*"))
+        days = listed_days(lake_nd.lake, lake_nd.events_prefix)
         took, _ = _timed(lambda: [compact.compact_day(lake_pq, dt) for dt in days])
         print(f"compacted {len(days)} days in {took:.1f} s")
         nd_bytes = _bytes(ndjson_root, "events/dt=*/*.jsonl.gz")

@@ -35,6 +35,9 @@ class Lake(Protocol):
     def names(self, folder: str, suffix: str) -> list[str]:
         """Names (no folder) of the objects directly in folder ending in suffix, sorted."""
 
+    def folders(self, prefix: str) -> list[str]:
+        """Names of the folders directly under prefix (one listing call), sorted."""
+
     def fetch(self, key: str, workdir: Path) -> Path:
         """A local file holding the object at key (the file itself, or a copy under workdir)."""
 
@@ -82,6 +85,15 @@ class S3Lake:
     def names(self, folder: str, suffix: str) -> list[str]:
         names = (key[len(folder):] for key in self.keys(folder))
         return sorted(name for name in names if "/" not in name and name.endswith(suffix))
+
+    def folders(self, prefix: str) -> list[str]:
+        found = []
+        with self._errors("list", prefix):
+            for page in self.s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=self.root + prefix, Delimiter="/"):
+                found += [p["Prefix"][len(self.root + prefix):].rstrip("/")
+                          for p in page.get("CommonPrefixes", [])]
+        return sorted(found)
 
     def fetch(self, key: str, workdir: Path) -> Path:
         target = workdir / key
@@ -143,6 +155,10 @@ class DirLake:
         # A leading dot marks a file being written (ours, Spark's, Hive's): never listed.
         found = self._path(folder).glob(f"*{suffix}")
         return sorted(p.name for p in found if not p.name.startswith("."))
+
+    def folders(self, prefix: str) -> list[str]:
+        folder = self._path(prefix)
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
     def fetch(self, key: str, workdir: Path) -> Path:
         return self._path(key)

@@ -36,6 +36,21 @@ def day_prefix(prefix: str, dt: str) -> str:
     return f"{prefix}dt={dt}/"
 
 
+def day_of_folder(name: str) -> str | None:
+    """The dt a day folder's name stands for (`dt=2026-11-23` -> `2026-11-23`), else None."""
+    return name[3:] if name.startswith("dt=") else None
+
+
+def day_of_key(key: str) -> str:
+    """The dt of an object key (the name of the folder holding it)."""
+    return day_of_folder(key.rsplit("/", 2)[-2]) or ""
+
+
+def listed_days(lake, prefix: str) -> list[str]:
+    """Every dt with a folder under prefix, sorted (one listing of `lake`, a logdig.lake.Lake)."""
+    return [dt for dt in map(day_of_folder, lake.folders(prefix)) if dt]
+
+
 def content_key(prefix: str, dt: str, data: bytes, suffix: str) -> str:
     return f"{day_prefix(prefix, dt)}{hashlib.sha256(data).hexdigest()}{suffix}"
 
