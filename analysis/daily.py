@@ -8,7 +8,6 @@ nothing. Events that arrive after compaction make the next run rebuild that day.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from analysis import compact, duck, lake_files
 from logdig.errors import LakeError
-from logdig.lake_layout import NDJSON_SUFFIX, PARQUET_NAME, PARQUET_SOURCES_KEY, parquet_key
+from logdig.lake_layout import NDJSON_SUFFIX, PARQUET_NAME, parquet_key
 
 log = logging.getLogger("logdig.daily")
 
@@ -29,13 +28,7 @@ def compacted_sources(lake: lake_files.LakeLocation, dt: str, con) -> list[str] 
         return None
     key = parquet_key(lake.parquet_prefix, dt)
     with tempfile.TemporaryDirectory(prefix="logdig-daily-") as tmp:
-        path = str(lake.fetch(key, Path(tmp))).replace("'", "''")
-        # DuckDB reads the footer itself: no pyarrow in the Lambda package.
-        row = con.execute(
-            f"SELECT value FROM parquet_kv_metadata('{path}') WHERE key = ?",
-            [PARQUET_SOURCES_KEY.encode()],
-        ).fetchone()
-    return json.loads(row[0]) if row else []
+        return lake_files.parquet_sources(lake.fetch(key, Path(tmp)), con)
 
 
 def compact_if_needed(lake: lake_files.LakeLocation, dt: str) -> dict:

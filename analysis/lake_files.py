@@ -54,11 +54,16 @@ def open_lake(url: str | None = None, events_prefix: str | None = None,
                         lake_at(url, settings))
 
 
-def parquet_sources(path: Path) -> list[str]:
-    import pyarrow.parquet as pq
+def parquet_sources(path: Path, con=None) -> list[str]:
+    """The NDJSON object names a compacted day's footer lists ([] when it lists none). DuckDB reads
+    the footer itself, so the compaction Lambda needs no pyarrow."""
+    if con is None:
+        from analysis import duck  # duck plans through this module: imported here, not at the top
 
-    meta = pq.read_metadata(path).metadata or {}
-    return json.loads(meta.get(PARQUET_SOURCES_KEY.encode(), b"[]"))
+        con = duck.connect()
+    row = con.execute("SELECT value FROM parquet_kv_metadata(?) WHERE key = ?",
+                      [str(path), PARQUET_SOURCES_KEY.encode()]).fetchone()
+    return json.loads(row[0]) if row else []
 
 
 class _FetchingListing:
