@@ -44,7 +44,8 @@ def test_reports_read_what_local_mode_wrote(local_server):
 
     # WHEN reporting on today with the default lake; THEN each event counts once
     traffic = analysis_cli(local_server.data_dir, "report", "traffic", *span, "--bucket", "day")
-    assert traffic == [{"bucket_start": f"{today}T00:00:00Z", "events": 3, "page_views": 1}]
+    assert traffic == [{"bucket_start": f"{today}T00:00:00Z", "events": 3, "page_views": 1,
+                        "visitors": 1}]
     assert analysis_cli(local_server.data_dir, "report", "conversions", *span) == [
         {"conversions": 1, "converting_sessions": 1, "sessions": 1, "conversion_rate": 1.0}]
     referrers = analysis_cli(local_server.data_dir, "report", "referrers", *span)
