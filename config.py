@@ -122,6 +122,13 @@ class Settings:
         60, _int(0, 86_400), "...or once the oldest message waited this long"
     )
     drain_interval_seconds: float = _setting(5.0, float, "Local mode: seconds between drain checks")
+    drain_budget_seconds: float = _setting(
+        120.0, float, "Local mode: a drain run stops receiving after this long (Lambda: its timeout)"
+    )
+    drain_margin_seconds: float = _setting(
+        10.0, float, "Seconds a drain keeps to store and delete before its budget or the first "
+        "message's visibility timeout ends"
+    )
     visibility_timeout_seconds: int = _setting(
         300, _int(1, 43_200), "How long a received message stays hidden before redelivery"
     )

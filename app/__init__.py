@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     _wire_routes(app)
     _wire_dashboard(app, settings)
     _wire_request_log(app)
+    _wire_nosniff(app)
     return app
 
 
@@ -59,10 +60,21 @@ def _wire_dashboard(app: Flask, settings: Settings) -> None:
                        store=settings.data_dir / "store.duckdb")
 
 
+def cors_origins(settings: Settings) -> list[str]:
+    """Origins CORS preflight grants. When every configured token names its sites, only those
+    (and an explicit LOGDIG_ALLOWED_ORIGINS list): the default `*` would let any page ask. A token
+    usable from anywhere keeps LOGDIG_ALLOWED_ORIGINS as it is."""
+    token_origins = [o for allowed in settings.tokens.values() for o in allowed]
+    explicit = [o for o in settings.allowed_origins if o != "*"]
+    if settings.tokens and all(settings.tokens.values()):
+        return explicit + token_origins
+    if "*" in settings.allowed_origins:
+        return ["*"]
+    return explicit + token_origins
+
+
 def _wire_cors(app: Flask, settings: Settings) -> None:
-    origins = list(settings.allowed_origins)
-    if "*" not in origins:
-        origins += [o for allowed in settings.tokens.values() for o in allowed]
+    origins = cors_origins(settings)
     CORS(app, resources={r"/v1/*": {"origins": origins}, r"/": {"origins": origins}},
          methods=["GET", "POST", "OPTIONS"], allow_headers=["Content-Type"], max_age=86400)
 
@@ -77,6 +89,14 @@ def _wire_routes(app: Flask) -> None:
     app.register_blueprint(bp)
     for code in (400, 404, 405, 413, 500):
         app.register_error_handler(code, error_response)
+
+
+def _wire_nosniff(app: Flask) -> None:
+    @app.after_request
+    def nosniff(response):
+        # Error bodies echo client input: no browser may sniff any answer into HTML or script.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
 
 
 def _wire_request_log(app: Flask) -> None:

@@ -45,6 +45,16 @@ def banner(settings: Settings) -> str:
             f"queue: {queue}\nlake:  {lake}\nCtrl-C to stop.")
 
 
+def check_drain(settings: Settings) -> None:
+    """The local queue's visibility timeout against the timer's budget and margin, before
+    anything starts (the timer checks an SQS queue's own timeout when it starts)."""
+    if settings.local_queue:
+        from logdig.drain import DrainOptions, check_timing
+
+        check_timing(settings.visibility_timeout_seconds, settings.drain_budget_seconds,
+                     DrainOptions.from_settings(settings, wait_seconds=0))
+
+
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -61,6 +71,7 @@ def stop_with_parent(parent: int) -> None:
 def main() -> int:
     try:
         settings = load_settings()
+        check_drain(settings)
     except ConfigError as exc:
         print(f"logdig: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,11 @@ Each request hands its NDJSON lines to one flusher thread and waits. The flusher
 arrived within a few milliseconds, packs it into messages filled to SQS's 64 KiB billing unit,
 sends them, and only then wakes each request with success, or with QueueUnavailable if a message
 holding any of its lines was not accepted: nothing is acknowledged that the queue did not take.
+
+Every request has one deadline, LOGDIG_QUEUE_RETRY_SECONDS after it arrived: the flush gives up by
+the earliest deadline among its requests, and a request whose deadline passes answers 503 whatever
+the flusher is doing (a line not yet handed to the queue is withdrawn; one in flight may still
+land, a duplicate when the tracker retries, never a loss).
 """
 
 from __future__ import annotations
@@ -25,9 +30,15 @@ from logdig.packing import batches, billed_requests, message_cap, pack_counted
 log = logging.getLogger("logdig.collector")
 
 
+# How long past its deadline a request waits for the flusher to report: the flusher gives up by
+# the deadline itself, and this covers handing over the answer.
+GRACE_SECONDS = 0.5
+
+
 @dataclass
 class _Ticket:
     lines: list[str]
+    deadline: float  # time.monotonic()
     done: threading.Event = field(default_factory=threading.Event)
     error: Exception | None = None
 
@@ -51,13 +62,16 @@ class GroupCommitter:
 
     def submit(self, lines: list[str]) -> None:
         """Return once the queue holds every line; raise QueueUnavailable otherwise."""
-        ticket = _Ticket(lines)
+        ticket = _Ticket(lines, time.monotonic() + self.retry_seconds)
         with self._cond:
             self._pending.append(ticket)
             self._start_once()
             self._cond.notify()
-        if not ticket.done.wait(self.retry_seconds + 30):
-            raise QueueUnavailable("the queue did not answer in time")
+        if not ticket.done.wait(self.retry_seconds + GRACE_SECONDS):
+            with self._cond:
+                if ticket in self._pending:  # never handed to the queue: withdraw it
+                    self._pending.remove(ticket)
+            raise QueueUnavailable(f"the queue did not answer within {self.retry_seconds} s")
         if ticket.error is not None:
             raise ticket.error
 
@@ -92,12 +106,15 @@ class GroupCommitter:
         # Which tickets own the lines of each body: by cumulative line counts.
         ends = list(accumulate(len(t.lines) for t in tickets))
         body_ends = list(accumulate(count for _, count in packed))
+        deadline = min(ticket.deadline for ticket in tickets)
         sent = billed = 0
         for group in batches(bodies, self.max_batch_bytes):
             first_body = sent
             sent += len(group)
             try:
-                self.queue.send_batch(group)
+                if time.monotonic() >= deadline:  # a request of this flush has answered 503
+                    raise QueueUnavailable("the flush ran past its deadline")
+                self.queue.send_batch(group, deadline)
                 billed += billed_requests(sum(len(b) for b in group))
             except QueueUnavailable as exc:
                 self._fail(tickets, ends, body_ends, first_body, sent, exc)

@@ -12,7 +12,15 @@ from flask import g, request
 from flask_restful import Resource
 
 from app import metrics
-from app.payload import event_list, legacy_event, parse_json, validate_all
+from app.payload import (
+    FORM_TYPE,
+    JSON_TYPES,
+    LEGACY_FIELDS,
+    event_list,
+    legacy_event,
+    parse_json,
+    validate_all,
+)
 from app.services import get_committer, get_settings
 from config import Settings
 from logdig import audience
@@ -90,6 +98,20 @@ class Root(Resource):
         return {"RESTful Server": "Success"}
 
     def post(self):
-        if request.mimetype in ("application/json", "text/plain"):
+        if request.mimetype in JSON_TYPES:
             return accept_json()
-        return accept([legacy_event(request.form.to_dict())], ["event"])
+        return accept([legacy_event(legacy_form())], ["event"])
+
+
+def legacy_form() -> dict[str, str]:
+    """The original tracker's form post, or InvalidInput: any other body (binary, multipart, a
+    form without one of its fields) is refused, not turned into an empty page view."""
+    if request.mimetype != FORM_TYPE:
+        raise InvalidInput("Content-Type", f"must be {FORM_TYPE} (the original tracker's form), "
+                           "application/json or text/plain", code="unsupported_media_type",
+                           status=415)
+    form = request.form.to_dict()
+    if not form.keys() & set(LEGACY_FIELDS):
+        raise InvalidInput("body", "holds none of the original tracker's fields: "
+                           + ", ".join(LEGACY_FIELDS))
+    return form

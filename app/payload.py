@@ -9,6 +9,7 @@ from logdig.errors import InvalidInput
 from logdig.events import FIELDS, clean_text, validate
 
 JSON_TYPES = ("application/json", "text/plain", "")
+FORM_TYPE = "application/x-www-form-urlencoded"  # what the original clickTracker posted to /
 LEGACY_FIELDS = ("timestamp", "token", "user_key", "current_page", "link", "x", "y",
                  "spent_milli_sec", "user_agent", "load_count")
 LEGACY_NUMBERS = {"x": float, "y": float, "spent_milli_sec": int, "load_count": int}

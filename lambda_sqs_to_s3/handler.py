@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
 
 from config import load_settings
 from lambda_sqs_to_s3.metrics import emf_line
 from logdig import logs
-from logdig.drain import DrainOptions, drain
+from logdig.drain import DrainOptions, drain, prepare
 from logdig.lake import make_lake
 from logdig.queues import make_queue
 
@@ -18,8 +19,12 @@ def _parts():
     # Built on the first invocation, then reused while the Lambda container stays warm.
     settings = load_settings()
     logs.setup()
-    parts = make_queue(settings), make_lake(settings), DrainOptions.from_settings(settings)
-    return (*parts, settings.service_name)
+    queue = make_queue(settings)
+    # The queue's visibility timeout against the margin, once per container: a queue that cannot
+    # work with the drain fails the first invocation with a message saying why. The budget is
+    # each invocation's remaining time; less than the margin just drains nothing.
+    options = prepare(queue, DrainOptions.from_settings(settings), budget=math.inf)
+    return queue, make_lake(settings), options, settings.service_name
 
 
 def lambda_handler(event, context):

@@ -11,8 +11,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-# Fail fast: a collector must answer 503 within seconds when the queue is unreachable,
-# not hang on botocore's default 60 s timeouts.
+# The lake's client (S3): patient enough for a 64 MB PUT, never botocore's default 60 s per read.
 CLIENT_CONFIG = Config(
     connect_timeout=2,
     read_timeout=25,  # above SQS's 20 s long-poll wait
@@ -24,10 +23,24 @@ CLIENT_CONFIG = Config(
 DEPLOY_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 
 
-def client(service: str, default_region: str):
+# A ping (/readyz) must answer within a second, whatever the queue does.
+PING_SECONDS = 1.0
+
+
+def queue_client_config(seconds: float) -> Config:
+    """The queue's client: one attempt bounded by `seconds` (connect plus read), no retries of
+    its own. The caller retries within its deadline (logdig.queues), so a stalled or unreachable
+    queue costs LOGDIG_QUEUE_RETRY_SECONDS, not botocore's 25 s reads times 3 attempts."""
+    connect = min(2.0, seconds / 3)
+    return Config(connect_timeout=connect, read_timeout=max(seconds - connect, 0.1),
+                  retries={"total_max_attempts": 1, "mode": "standard"},
+                  max_pool_connections=32)
+
+
+def client(service: str, default_region: str, config: Config = CLIENT_CONFIG):
     session = boto3.session.Session()
     return session.client(service, region_name=session.region_name or default_region,
-                          config=CLIENT_CONFIG)
+                          config=config)
 
 
 def error_code(exc: BaseException) -> str:

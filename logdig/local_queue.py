@@ -10,6 +10,7 @@ a crash or power loss) and safe use from several collector processes and the dra
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -31,7 +32,10 @@ CREATE TABLE IF NOT EXISTS messages (
     receives INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (visible_at, id);
+CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at REAL NOT NULL);
 """
+# /readyz's probe: the queue must have room for a few full messages, not just for its one row.
+MIN_FREE_BYTES = 4 * 1024 * 1024
 
 _DEFAULTS = Settings()
 
@@ -41,7 +45,7 @@ class LocalQueue:
                  clock: Callable[[], float] = time.time, poll_seconds: float = 0.2,
                  busy_timeout: float = 30):
         self.path = Path(path)
-        self.visibility_timeout = visibility_timeout
+        self.visibility_seconds = visibility_timeout
         # How long to wait for another process's write lock before giving up with
         # QueueUnavailable: a collector must answer 503 in its retry time, not hang.
         self.busy_timeout = busy_timeout
@@ -64,12 +68,12 @@ class LocalQueue:
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
-    def _transaction(self):
-        return _Transaction(self)
+    def _transaction(self, deadline: float | None = None):
+        return _Transaction(self, deadline)
 
-    def send_batch(self, bodies: Sequence[str]) -> None:
+    def send_batch(self, bodies: Sequence[str], deadline: float | None = None) -> None:
         now = self.clock()
-        with self._transaction() as db:
+        with self._transaction(deadline) as db:
             db.executemany("INSERT INTO messages (body, sent_at, visible_at) VALUES (?, ?, ?)",
                            [(body, now, now) for body in bodies])
 
@@ -91,7 +95,7 @@ class LocalQueue:
             db.executemany(
                 "UPDATE messages SET visible_at = ?, receipt = ?, receives = receives + 1 "
                 "WHERE id = ?",
-                [(now + self.visibility_timeout, m.receipt, int(m.id)) for m in messages])
+                [(now + self.visibility_seconds, m.receipt, int(m.id)) for m in messages])
         return messages
 
     def delete(self, messages: Sequence[Message]) -> None:
@@ -111,19 +115,33 @@ class LocalQueue:
                                   (self.clock(),)).fetchone()
         return count
 
-    def ping(self) -> None:
-        self.depth()
+    def visibility_timeout(self) -> float:
+        return self.visibility_seconds
+
+    def ping(self, seconds: float = 1.0) -> None:
+        """Raise QueueUnavailable unless a write commits within `seconds`: a read alone would
+        pass on a full disk or a read-only file, where every send fails."""
+        free = shutil.disk_usage(self.path.parent).free
+        if free < MIN_FREE_BYTES:
+            raise QueueUnavailable(f"local queue {self.path}: only {free} bytes free on its disk")
+        with self._transaction(time.monotonic() + seconds) as db:
+            db.execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)", (self.clock(),))
 
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, with every SQLite failure as QueueUnavailable."""
 
-    def __init__(self, queue: LocalQueue):
+    def __init__(self, queue: LocalQueue, deadline: float | None = None):
         self.queue = queue
+        self.deadline = deadline
 
     def __enter__(self) -> sqlite3.Connection:
         try:
             self.conn = self.queue._connection()
+            # Wait for another process's write lock only until the caller's deadline.
+            wait = self.queue.busy_timeout if self.deadline is None else \
+                max(0.0, min(self.deadline - time.monotonic(), self.queue.busy_timeout))
+            self.conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise QueueUnavailable(f"local queue {self.queue.path}: {exc}") from exc

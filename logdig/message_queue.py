@@ -20,8 +20,9 @@ class Message:
 
 
 class Queue(Protocol):
-    def send_batch(self, bodies: Sequence[str]) -> None:
-        """Store all bodies, or raise QueueUnavailable (some may have been stored)."""
+    def send_batch(self, bodies: Sequence[str], deadline: float | None = None) -> None:
+        """Store all bodies, or raise QueueUnavailable (some may have been stored) by `deadline`
+        (time.monotonic(); None: the queue's own LOGDIG_QUEUE_RETRY_SECONDS from now)."""
 
     def receive(self, max_messages: int = 10, wait_seconds: float = 0) -> list[Message]:
         """Up to max_messages, hidden from other receivers until deleted or the timeout."""
@@ -35,5 +36,9 @@ class Queue(Protocol):
     def depth(self) -> int:
         """Approximate number of visible messages."""
 
+    def visibility_timeout(self) -> float:
+        """Seconds a received message stays hidden (the drain must delete it before then)."""
+
     def ping(self) -> None:
-        """Raise QueueUnavailable if the queue does not answer."""
+        """Raise QueueUnavailable within about a second unless the queue can take a write
+        (SQS: answers at all, since a send-only role cannot probe without sending)."""

@@ -80,10 +80,12 @@ def test_an_unparseable_message_is_kept_under_bad_and_does_not_block(parts):
     summary = drain(queue, lake, DrainOptions(min_messages=1, wait_seconds=0))
     assert (summary["events"], summary["bad_messages"], queue.depth()) == (1, 2, 0)
     bad = [json.loads(lake.get(key)) for key in lake.keys("bad/")]
-    assert sorted(b["reason"] for b in bad) == ["event has no received_at", "line 1 is not JSON: "
-                                                "Expecting property name enclosed in double quotes: "
-                                                "line 1 column 2 (char 1)"]
-    assert "{broken\n" in [b["body"] for b in bad]
+    assert sorted(b["reason"] for b in bad) == [
+        "1 line(s) do not fit the lake schema, first line 1: received_at: is required (the lake's "
+        "dt partition comes from it)",
+        "line 1 is not JSON: Expecting property name enclosed in double quotes: line 1 column 2 "
+        "(char 1)"]
+    assert "{broken\n" in [b.get("body") for b in bad]
 
 
 def test_lambda_handler_drains_with_settings_from_the_environment(parts, monkeypatch, sqs_queue_url,

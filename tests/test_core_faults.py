@@ -76,10 +76,10 @@ class SwitchableQueue(Wrapper):
 
     down = True
 
-    def send_batch(self, bodies):
+    def send_batch(self, bodies, deadline=None):
         if self.down:
             raise QueueUnavailable("queue unreachable (test switch)")
-        return self.inner.send_batch(bodies)
+        return self.inner.send_batch(bodies, deadline)
 
 
 class CrashOnDelete(Wrapper):
@@ -377,10 +377,10 @@ class PoisonedQueue(Wrapper):
         super().__init__(inner)
         self.poison = poison
 
-    def send_batch(self, bodies):
+    def send_batch(self, bodies, deadline=None):
         if any(self.poison in decode(body) for body in bodies):
             raise QueueUnavailable("this batch failed (test)")
-        self.inner.send_batch(bodies)
+        self.inner.send_batch(bodies, deadline)
 
 
 def test_a_failed_batch_fails_exactly_the_requests_that_had_events_in_it(tmp_path):

@@ -8,6 +8,7 @@ import itertools
 import json
 import operator
 import re
+import time
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -18,6 +19,7 @@ from config import load_settings
 from logdig.drain import DrainOptions, drain
 from logdig.events import EVENT_TYPE_RE, FIELDS, ID_RE, STANDARD_TYPES, USER_KEY_RE
 from logdig.lake import DirLake
+from logdig.line_check import line_problem
 from logdig.local_queue import LocalQueue
 
 OPTIONS = DrainOptions(min_messages=1, max_wait_seconds=0, margin_seconds=0, wait_seconds=0)
@@ -188,7 +190,7 @@ def _strings(value) -> list[str]:
 
 # ------------------------------------------------------------------ the drain side
 # Queue messages from any producer (a foreign one, a bug, a hand-edited local queue): whatever a
-# body holds, a drain must store it or keep it under bad/, and never stop at it (a message that
+# body holds, a drain must store each line or keep it under bad/, and never stop at it (a message that
 # crashes every drain would block the queue for good).
 
 RECEIVED = "2026-11-23T10:00:00.000Z"
@@ -231,12 +233,18 @@ def test_any_queue_message_is_stored_or_kept_under_bad_and_never_blocks(drain_di
 
     summary = drain(queue, lake, OPTIONS)  # must not raise
 
-    # every message left the queue: stored whole in events/, or kept whole under bad/
+    # every message left the queue: its lines in events/, or kept under bad/ (the whole body when
+    # it cannot be read, else the lines that do not fit the lake schema, each with its reason)
     assert summary["messages"] == len(bodies) and queue.depth() == 0
-    kept = [json.loads(lake.get(key))["body"] for key in lake.keys("bad/")]
-    assert summary["bad_messages"] == len(kept) and set(kept) <= set(bodies)
+    records = [json.loads(lake.get(key)) for key in lake.keys("bad/")]
+    kept = [record["body"] for record in records if "body" in record]
+    kept_lines = [line["text"] for record in records for line in record.get("lines", [])]
+    assert summary["bad_messages"] == len(records) and set(kept) <= set(bodies)
+    assert summary["bad_lines"] == len(kept_lines)
     stored = [line for path in sorted((run / "lake").rglob("*.jsonl.gz"))
               for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
-    good_lines = [line for body in bodies if body not in kept for line in body.split("\n") if line]
+    good_lines = [line for body in bodies if body not in kept for line in body.split("\n")
+                  if line and line not in kept_lines]
     assert set(stored) == set(good_lines)
+    assert all(line_problem(json.loads(line), time.time()) is None for line in stored)
     assert len(stored) + summary["duplicates"] == len(good_lines)

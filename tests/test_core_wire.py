@@ -138,12 +138,13 @@ def test_one_object_per_utc_date_with_the_configured_prefix(wire, monkeypatch):
 
 
 def test_drain_stops_before_the_time_budget_and_leaves_the_rest_queued(wire):
-    # GIVEN 30 single-event messages, and a Lambda with barely more than the 30 s margin left
+    # GIVEN 30 single-event messages, and a Lambda with barely more than the drain's margin left
     events = clicks(30)
     for event in events:
         line = dumps(dict(event, received_at="2026-11-23T10:00:00.000Z"))
         wire.sqs.send_message(QueueUrl=wire.queue_url, MessageBody=line + "\n")
-    context = FakeLambdaContext(remaining_ms=31_500, step_ms=500)
+    margin_ms = int(load_settings().drain_margin_seconds * 1000)
+    context = FakeLambdaContext(remaining_ms=margin_ms + 1_500, step_ms=500)
 
     # WHEN the handler runs out of time part-way
     summary = handler.lambda_handler({}, context)
@@ -181,7 +182,8 @@ def test_a_handler_out_of_time_at_once_leaves_every_message_visible(wire, monkey
         wire.sqs.send_message(QueueUrl=wire.queue_url, MessageBody=line + "\n")
 
     # WHEN the handler starts with less time left than its safety margin
-    summary = handler.lambda_handler({}, FakeLambdaContext(remaining_ms=20_000))
+    margin_ms = int(load_settings().drain_margin_seconds * 1000)
+    summary = handler.lambda_handler({}, FakeLambdaContext(remaining_ms=margin_ms * 2 // 3))
 
     # THEN it stores nothing and hides nothing: the next run finds all 5 at once
     assert summary["reason"].startswith("time budget") and summary["messages"] == 0
