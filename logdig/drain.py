@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from config import ConfigError, Settings
+from logdig.errors import QueueUnavailable
 from logdig.events import received_date
 from logdig.lake import Lake
 from logdig.lake_layout import (
@@ -223,7 +224,14 @@ def _collect(queue: Queue, pending: list[Message], options: DrainOptions, now,
         if received and not window.open():  # the caller checked the budget before the first
             break
         at = window.clock()
-        messages = queue.receive(10, wait_seconds=options.wait_seconds)
+        try:
+            messages = queue.receive(10, wait_seconds=options.wait_seconds)
+        except QueueUnavailable as exc:
+            if not received:
+                raise
+            # Store what is held rather than let it all come back after the visibility timeout.
+            emit(log, "receive_failed", error=str(exc), holding=len(received))
+            break
         if not messages:
             break
         window.received(at)
