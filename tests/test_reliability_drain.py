@@ -23,7 +23,7 @@ from tests.localserver import ROOT
 from tests.moto_process import moto_process
 from tests.motoserver import ndjson_events, running_moto, s3_objects
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.process, pytest.mark.wire, pytest.mark.slow]
 
 VISIBILITY_SECONDS = 5
 # As reproduced in the issue: 30 receives of 10 took longer than the visibility timeout on moto.

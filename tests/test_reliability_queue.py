@@ -19,7 +19,7 @@ import requests
 from tests.events_factory import click
 from tests.moto_process import moto_process
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.process, pytest.mark.wire, pytest.mark.slow]
 
 RETRY_SECONDS = 2.0
 # The deadline plus room for a loaded 2-core machine; the old code needed 10-33 s here.
