@@ -56,8 +56,9 @@ def user_agents() -> list[str]:
     return agents
 
 
-# Skewed picks: floor(n * u^k) for a uniform u favours low numbers (k > 1), a Zipf-like shape
-# without a table. hash(seed, ..) / 2^64 is a uniform u in [0, 1).
+# Indexes are floor(u * n) (a CAST would round past the end). Skewed picks: floor(n * u^k)
+# for a uniform u favours low numbers (k > 1), a Zipf-like shape without a table.
+# hash(hash(seed, a, b) + c) / 2^64 is a uniform u in [0, 1).
 SQL = """
 CREATE OR REPLACE TEMP MACRO u(a, b, c) AS
   CAST(hash(hash({seed}, a, b) + c) AS DOUBLE) / 18446744073709551616.0;
@@ -67,7 +68,7 @@ SELECT v,
   CASE WHEN u(v, 0, 1) < $w1 THEN 0 WHEN u(v, 0, 1) < $w2 THEN 1 WHEN u(v, 0, 1) < $w3 THEN 2
     WHEN u(v, 0, 1) < $w4 THEN 3 ELSE 4 END AS site_no,
   CAST(floor(pow(u(v, 0, 2), 1.6) * len($agents)) AS INTEGER) AS agent_no,
-  (ARRAY[390, 412, 768, 1280, 1440, 1536, 1920, 2560])[1 + CAST(u(v, 0, 3) * 8 AS INTEGER)] AS width
+  (ARRAY[390, 412, 768, 1280, 1440, 1536, 1920, 2560])[1 + CAST(floor(u(v, 0, 3) * 8) AS INTEGER)] AS width
 FROM range($visitors) t(v);
 
 CREATE OR REPLACE TEMP TABLE t_sessions AS
@@ -103,7 +104,7 @@ WITH slots AS (
 ), shaped AS (
   SELECT *,
     CASE j WHEN 0 THEN 'page_view' WHEN 1 THEN 'page_leave' WHEN 2 THEN 'heartbeat'
-      WHEN 3 THEN list_extract($custom, 1 + CAST(u(s, k, 15) * len($custom) AS INTEGER))
+      WHEN 3 THEN list_extract($custom, 1 + CAST(floor(u(s, k, 15) * len($custom)) AS INTEGER))
       ELSE 'click' END AS event_type,
     page_ts + to_milliseconds(CASE j WHEN 0 THEN 0 WHEN 1 THEN dwell_ms - 1 WHEN 2 THEN 15000
       ELSE CAST(u(s, k * 16 + j, 16) * (dwell_ms - 2) AS BIGINT) + 1 END) AS ts
