@@ -184,13 +184,16 @@ def days_to_scan(lake: lake_files.LakeLocation, loaded_days: set[str], rescan: b
 
 
 def plan(lake: lake_files.LakeLocation, loaded: set[str], days: list[str],
-         workdir: Path) -> list[Load]:
+         workdir: Path, loaded_days: frozenset[str] = frozenset()) -> list[Load]:
     loads = []
     for dt in days:
         folder = day_prefix(lake.events_prefix, dt)
         ndjson = [folder + n for n in lake.names(lake.events_prefix, dt, NDJSON_SUFFIX)]
         todo = [k for k in ndjson if k not in loaded]
-        if PARQUET_NAME in lake.names(lake.parquet_prefix, dt, ".parquet"):
+        # A day the store holds with every NDJSON object loaded: its Parquet day (built from
+        # those objects) holds nothing new, so its footer is not even read.
+        if (todo or dt not in loaded_days) and PARQUET_NAME in lake.names(
+                lake.parquet_prefix, dt, ".parquet"):
             key = parquet_key(lake.parquet_prefix, dt)
             path = lake.fetch(key, workdir)
             sources = [folder + n for n in lake_files.parquet_sources(path)]
@@ -342,7 +345,8 @@ def sync(lake: lake_files.LakeLocation, path: str | Path | None = None, rescan: 
     loaded, loaded_days, pending = state
     with tempfile.TemporaryDirectory(prefix="logdig-sync-") as tmp:
         try:
-            loads = plan(lake, loaded, days_to_scan(lake, loaded_days, rescan), Path(tmp))
+            loads = plan(lake, loaded, days_to_scan(lake, loaded_days, rescan), Path(tmp),
+                         frozenset(loaded_days))
             if target != path:
                 con = _load(lake, loads, target, con, summary, Path(tmp), progress, wait_s)
                 _finish_build(con, path)

@@ -3,6 +3,7 @@
 `events` holds every delivery of every loaded object, with the columns `unique_events` offers the
 reports (reports.prepared_columns) computed once, plus what the reports' per-query window
 functions would otherwise recompute over the whole range:
+  dt (a DATE here)    the partition the row came from
   delivery, prev_dt   rank of this delivery of its event_id (by received_at), and the dt of the
                       previous delivery (a range starting after that keeps this one)
   gap_ms              ms since the visitor's previous unique event (all sites) when that is
@@ -20,7 +21,7 @@ from __future__ import annotations
 from analysis import reports
 from analysis.dialects import Dialect, DuckDB
 
-SCHEMA_VERSION = 3  # bump when the tables or their derivation change; older stores are rebuilt
+SCHEMA_VERSION = 4  # bump when the tables or their derivation change; older stores are rebuilt
 GAP = reports.SESSION_GAP_MS
 DERIVED = ("delivery", "prev_dt", "gap_ms", "sess_age")
 CANONICAL = "strftime(epoch_ms(ts), '%Y-%m-%dT%H:%M:%S.%gZ')"
@@ -48,9 +49,9 @@ def _loaded_columns() -> str:
     ts = dict(reports.prepared_columns(DuckDB()))["ts"]
     raw = (f"CASE WHEN received_at = strftime(epoch_ms({ts}), '%Y-%m-%dT%H:%M:%S.%gZ') "
            "THEN NULL ELSE received_at END")
-    return (f"{columns}, dt, {raw} AS received_raw, "
+    return (f"{columns}, CAST(dt AS DATE) AS dt, {raw} AS received_raw, "
             "CAST(hash(event_id) >> 32 AS UINTEGER) AS id_hash, "
-            "CAST(NULL AS INTEGER) AS delivery, CAST(NULL AS VARCHAR) AS prev_dt, "
+            "CAST(NULL AS INTEGER) AS delivery, CAST(NULL AS DATE) AS prev_dt, "
             "CAST(NULL AS INTEGER) AS gap_ms, CAST(NULL AS BIGINT) AS sess_age")
 
 
