@@ -28,7 +28,7 @@ from pathlib import Path
 
 from analysis import duck, lake_files, reports, store_sql
 from logdig.lake import DirLake
-from logdig.lake_layout import NDJSON_SUFFIX, PARQUET_NAME, day_prefix, parquet_key
+from logdig.lake_layout import NDJSON_SUFFIX, PARQUET_NAME, day_prefix, listed_days, parquet_key
 
 log = logging.getLogger("logdig.store")
 
@@ -154,29 +154,12 @@ class Load:
     path: Path | None = None  # local copy, once fetched
 
 
-def day_folders(lake: lake_files.LakeLocation, prefix: str) -> list[str]:
-    """The dt of every `dt=` folder under prefix (one listing call, not one per object)."""
-    inner = lake.lake
-    if isinstance(inner, DirLake):
-        folder = inner.root / prefix
-        found = [p.name for p in folder.glob("dt=*") if p.is_dir()] if folder.is_dir() else []
-    else:
-        found = []
-        with inner._errors("list", prefix):
-            pages = inner.s3.get_paginator("list_objects_v2").paginate(
-                Bucket=inner.bucket, Prefix=inner.root + prefix, Delimiter="/")
-            for page in pages:
-                found += [p["Prefix"][len(inner.root + prefix):].rstrip("/")
-                          for p in page.get("CommonPrefixes", [])]
-    return sorted(name[3:] for name in found if name.startswith("dt="))
-
-
 def days_to_scan(lake: lake_files.LakeLocation, loaded_days: set[str], rescan: bool) -> list[str]:
     """Every day of a local lake (listing a folder is cheap); on S3 the days the store has
     never seen and its newest two (where the batcher still writes): older days it holds are
     complete, since the batcher only writes today's folder (`sync --rescan` lists them all)."""
-    days = sorted(set(day_folders(lake, lake.events_prefix))
-                  | set(day_folders(lake, lake.parquet_prefix)))
+    days = sorted(set(listed_days(lake.lake, lake.events_prefix))
+                  | set(listed_days(lake.lake, lake.parquet_prefix)))
     if rescan or not loaded_days or lake.is_local:
         return days
     newest = sorted(loaded_days)[-2:]

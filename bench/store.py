@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from analysis import duck, lake_files, reports, store  # noqa: E402
 from bench import traffic  # noqa: E402
+from logdig.lake_layout import listed_days  # noqa: E402
 
 EXTRA = {
     "traffic": {"bucket": "hour"},
@@ -126,7 +127,7 @@ def main() -> None:
         parser.error(f"--lake {args.lake} has no parquet/ days: generate it with bench/traffic.py "
                      "--compact")
     lake = lake_files.open_lake(args.lake.resolve().as_uri(), "events/")
-    days = store.day_folders(lake, "events/")
+    days = listed_days(lake.lake, "events/")
     first, last, day = days[0], days[-1], days[len(days) // 2]
     for stale in (args.store, store.building_path(args.store)):
         stale.unlink(missing_ok=True)

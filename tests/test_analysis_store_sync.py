@@ -20,7 +20,7 @@ FIRST, LAST = "2026-11-20", "2026-11-23"
 SYNC = ("import sys; from analysis import store; store.CHUNK_OBJECTS = 2; "
         "from analysis.__main__ import main; main(sys.argv[1:])")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 
 def start_sync(lake, path: Path) -> subprocess.Popen:
