@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError
 from deploy.aws import Aws, absent_as_none, missing
 from deploy.errors import DeployError
 from deploy.names import Names
-from deploy.plan import Action, keep
-from deploy.storage import BLOCK_ALL, ENCRYPTION, empty_bucket
+from deploy.plan import Action
+from deploy.storage import BLOCK_ALL, ENCRYPTION, bucket_removal
 from logdig.aws import DEPLOY_CLIENT_CONFIG
 from logdig.lake_layout import parquet_prefix_for
 
@@ -132,12 +132,7 @@ class ReplicaBucket:
     def remove(self, current: dict | None) -> list[Action]:
         if current is None:
             return []
-        if not self.delete_data:
-            return [keep(self.label, "the replica's data stays (--delete-data removes it)")]
-        return [
-            Action(self.label, "empty", "every object and version", lambda: empty_bucket(self.s3, self.name)),
-            Action(self.label, "delete", "", lambda: self.s3.delete_bucket(Bucket=self.name)),
-        ]
+        return bucket_removal(self.label, self.s3, self.name, self.delete_data, "the replica's")
 
     def _create(self) -> None:
         params: dict[str, Any] = {"Bucket": self.name}

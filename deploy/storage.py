@@ -180,12 +180,7 @@ class LakeBucket:
     def remove(self, current: dict | None) -> list[Action]:
         if current is None:
             return []
-        if not self.delete_data:
-            return [keep(self.label, "the lake's data stays (--delete-data removes it)")]
-        return [
-            Action(self.label, "empty", "every object and version", self._empty),
-            Action(self.label, "delete", "", lambda: self.s3.delete_bucket(Bucket=self.names.bucket)),
-        ]
+        return bucket_removal(self.label, self.s3, self.names.bucket, self.delete_data, "the lake's")
 
     def _create(self) -> None:
         params: dict[str, Any] = {"Bucket": self.names.bucket}
@@ -214,8 +209,15 @@ class LakeBucket:
             Bucket=self.names.bucket, LifecycleConfiguration={"Rules": rules}
         )
 
-    def _empty(self) -> None:
-        empty_bucket(self.s3, self.names.bucket)
+
+def bucket_removal(label: str, s3: Any, bucket: str, delete_data: bool, whose: str) -> list[Action]:
+    """Destroy keeps a bucket of data unless --delete-data: then it is emptied and deleted."""
+    if not delete_data:
+        return [keep(label, f"{whose} data stays (--delete-data removes it)")]
+    return [
+        Action(label, "empty", "every object and version", lambda: empty_bucket(s3, bucket)),
+        Action(label, "delete", "", lambda: s3.delete_bucket(Bucket=bucket)),
+    ]
 
 
 def empty_bucket(s3: Any, bucket: str, prefix: str = "") -> None:
