@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from functools import partial
@@ -115,6 +116,24 @@ class Version:
         )
 
 
+def _covers(have: Any, want: Any) -> bool:
+    """Whether `have` holds all of `want` (Beanstalk adds its defaults to JSON documents)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(_covers(have.get(k), v) for k, v in want.items())
+    return have == want
+
+
+def _same_value(have: str | None, want: str) -> bool:
+    """Option values compare as text, except JSON documents (the health ConfigDocument), which
+    Beanstalk echoes reformatted and with its own defaults added."""
+    if have == want or have is None or not want.startswith("{"):
+        return have == want
+    try:
+        return _covers(json.loads(have), json.loads(want))
+    except ValueError:
+        return False
+
+
 def instance_profile_not_ready(exc: ClientError) -> bool:
     message = exc.response.get("Error", {}).get("Message", "").lower()
     return error_code(exc) == "InvalidParameterValue" and "instance profile" in message
@@ -175,7 +194,7 @@ class Environment:
 
     def changed(self, have: dict) -> tuple[dict, list[str]]:
         want = self.options()
-        changed = {key: value for key, value in want.items() if have.get(key) != value}
+        changed = {key: value for key, value in want.items() if not _same_value(have.get(key), value)}
         stale = sorted(
             name
             for namespace, name in have

@@ -259,3 +259,19 @@ def test_compaction_package_holds_duckdb_from_the_wheel_and_is_reproducible(tmp_
     assert {"analysis/daily.py", "analysis/compact.py", "config.py", "duckdb/__init__.py"} <= set(names)
     assert not any(".dist-info/" in name for name in names)
     assert compaction.duckdb_pin(setup_aws.ROOT) == "2.0.0"
+
+
+def test_a_health_document_beanstalk_echoes_reformatted_with_its_defaults_is_no_change():
+    from deploy.beanstalk import _same_value
+    from deploy.stack import EB_METRICS
+
+    want = json.dumps({"CloudWatchMetrics": {"Environment": dict.fromkeys(EB_METRICS, 60)}, "Version": 1})
+    echoed = {
+        "Rules": {"Environment": {"Application": {"ApplicationRequests4xx": {"Enabled": True}}}},
+        "Version": 1,
+        "CloudWatchMetrics": {"Instance": {}, "Environment": dict.fromkeys(EB_METRICS, 60)},
+    }
+    assert _same_value(json.dumps(echoed, indent=2), want)
+    echoed["CloudWatchMetrics"]["Environment"]["EnvironmentHealth"] = None  # someone turned it off
+    assert not _same_value(json.dumps(echoed), want)
+    assert _same_value("true", "true") and not _same_value("t3.small", "t3.micro")
