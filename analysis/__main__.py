@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(UTC)")
     report.add_argument("--site", help="only events on this host (see the sites report)")
     report.add_argument("--referrer", help="only visitors who arrived from this referrer host")
+    report.add_argument("--include-bots", action="store_true",
+                        help="keep events of crawlers and automated browsers (left out by default)")
     report.add_argument("--format", choices=("table", "csv", "json"), default="table")
     report.add_argument("--bucket", help=f"traffic: one of {', '.join(reports.BUCKETS)} (hour)")
     report.add_argument("--page", help="heatmap, elements: the page URL; other reports: only "
@@ -101,7 +103,7 @@ def _report(args) -> None:
 
     raw = {"from": args.from_, "to": args.to, "bucket": args.bucket, "page": args.page,
            "columns": args.columns, "row_px": args.row_px, "steps": args.steps, "tz": args.tz,
-           "site": args.site, "referrer": args.referrer}
+           "site": args.site, "referrer": args.referrer, "include_bots": args.include_bots}
     reports.options(args.name, raw, strict=True)  # bad options first, before the lake is opened
     store = False if args.no_store else args.store
     result = query.run_report(args.name, raw, args.lake, strict=True,

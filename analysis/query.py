@@ -36,8 +36,28 @@ def run_report(name: str, raw: dict, lake: lake_files.LakeLocation | str | None 
         lake = lake_files.open_lake(lake, events_prefix)
     if store is None and query_store.is_configured(lake):
         store = query_store.default_path(create=True)
-    if store is None or store is False:
-        columns, rows = duck.run(name, opts, lake)
-    else:
-        columns, rows = query_store.run(name, opts, lake, store, refresh=refresh)
+    if opts["site"]:
+        _check_site(raw, lake, store, refresh)
+    columns, rows = _run(name, opts, lake, store, refresh)
     return Result(columns, rows)
+
+
+def _run(name: str, opts: dict, lake: lake_files.LakeLocation, store,
+         refresh: bool = True) -> tuple[list[str], list]:
+    if store is None or store is False:
+        return duck.run(name, opts, lake)
+    return query_store.run(name, opts, lake, store, refresh=refresh)
+
+
+def _check_site(raw: dict, lake: lake_files.LakeLocation, store, refresh: bool) -> None:
+    """A --site naming no host of the range is a typo, not a quiet site: ReportError naming the
+    option and the hosts there are. (One `sites` query more per filtered report: milliseconds
+    from the store, a second read of the range's files from the lake directly.)"""
+    given = {k: raw.get(k) for k in ("from", "to", "tz")}
+    opts = reports.options("sites", {**given, "include_bots": True})
+    hosts = [row[0] for row in _run("sites", opts, lake, store, refresh)[1]]
+    site = reports.options("sites", {**given, "site": raw.get("site")})["site"]
+    if site not in hosts:
+        known = ", ".join(hosts[:10]) + (", ..." if len(hosts) > 10 else "") or "none"
+        raise reports.ReportError(f"--site {raw.get('site')!r} names no host in the lake from "
+                                  f"{raw.get('from')} to {raw.get('to')} (hosts there: {known})")

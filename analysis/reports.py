@@ -38,7 +38,8 @@ def prepared_columns(d: Dialect) -> list[tuple[str, str]]:
     """
     kept = ("event_id", "event_type", "user_key", "referrer", "x", "y", "engaged_milli_sec",
             "document_width", "utm_source", "utm_medium", "utm_campaign", "target_tag",
-            "target_id", "target_classes", "target_text")
+            "target_id", "target_classes", "target_text", "user_id", "scroll_depth", "country",
+            "browser", "os", "device", "is_bot")
     return [(c, c) for c in kept] + [
         ("ts", d.epoch_ms("received_at")),
         ("page", d.extract("current_page", PAGE_RE)),
@@ -49,11 +50,13 @@ def prepared_columns(d: Dialect) -> list[tuple[str, str]]:
 
 
 def row_filters(d: Dialect, opts: dict, column: dict[str, str], kept: str) -> str:
-    """` AND ...` conditions on each event's kept delivery: a datetime range finer than the dt
-    partitions, and the site/page/referrer filters (only those given, so a plain date range
-    renders the SQL it always did). column: prepared column name -> SQL; kept: a relation of
-    the kept deliveries with the prepared columns' inputs (for the referrer filter)."""
+    """` AND ...` conditions on each event's kept delivery: no bots (unless include_bots), a
+    datetime range finer than the dt partitions, and the site/page/referrer filters (only those
+    given). column: prepared column name -> SQL; kept: a relation of the kept deliveries with
+    the prepared columns' inputs (for the referrer filter)."""
     conds = []
+    if not opts.get("include_bots"):  # rows from before is_bot existed are people
+        conds.append(f"COALESCE({column['is_bot']}, false) = false")
     if opts.get("exact_range"):
         conds.append(f"{column['ts']} >= {d.param('start_ms', opts['start_ms'])}")
         conds.append(f"{column['ts']} < {d.param('end_ms', opts['end_ms'])}")
@@ -72,7 +75,7 @@ def row_filters(d: Dialect, opts: dict, column: dict[str, str], kept: str) -> st
 def _events(d: Dialect, opts: dict, source: str) -> str:
     store = getattr(d, "store", None)
     if store is not None:  # the query store's prepared table (analysis/store.py)
-        return store.events(d, opts)
+        return f"{store.events(d, opts)},\n{_people(store.identity_rows(d, opts))}"
     columns = ",\n    ".join(f"{sql} AS {name}" if sql != name else name
                               for name, sql in prepared_columns(d))
     prepared = dict(prepared_columns(d))
@@ -86,7 +89,31 @@ unique_events AS (
   SELECT {columns}
   FROM deliveries
   WHERE delivery = 1{row_filters(d, opts, prepared, kept)}
+),
+{_people("deliveries")}"""
+
+
+def _people(rows: str) -> str:
+    """`identities` (each user_key seen with a member id in the range's days, whatever the
+    filters: the smallest id when several) and `people` (unique_events with `visitor`, the
+    stitched identity: the event's own member id, else its user_key's, else the user_key).
+    rows: every delivery of the range's days, with user_key and user_id."""
+    return f"""identities AS (
+  SELECT user_key, MIN(user_id) AS member
+  FROM {rows}
+  WHERE user_id IS NOT NULL AND user_key IS NOT NULL
+  GROUP BY user_key
+),
+people AS (
+  SELECT e.*, {_visitor("e")} AS visitor
+  FROM unique_events e
+  LEFT JOIN identities i ON i.user_key = e.user_key
 )"""
+
+
+def _visitor(alias: str) -> str:
+    """The stitched visitor of a row `alias` joined to `identities i`."""
+    return f"COALESCE({alias}.user_id, i.member, {alias}.user_key)"
 
 
 def session_rows() -> str:
@@ -158,8 +185,8 @@ counts AS (
   SELECT ts - {aligned} % ({step} * 1000) AS bucket_ms,
     COUNT(*) AS events,
     SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
-    COUNT(DISTINCT CASE WHEN event_type = 'page_view' THEN user_key END) AS visitors
-  FROM unique_events
+    COUNT(DISTINCT CASE WHEN event_type = 'page_view' THEN visitor END) AS visitors
+  FROM people
   GROUP BY 1
 )
 SELECT {d.iso_seconds("b.bucket_s")} AS bucket_start,
@@ -174,12 +201,12 @@ ORDER BY b.bucket_s"""
 def pages(d: Dialect, opts: dict) -> str:
     return """views AS (
   SELECT *, CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END AS is_view
-  FROM unique_events
+  FROM people
   WHERE page <> ''
 )
 SELECT page,
   SUM(is_view) AS page_views,
-  COUNT(DISTINCT CASE WHEN is_view = 1 THEN user_key END) AS visitors,
+  COUNT(DISTINCT CASE WHEN is_view = 1 THEN visitor END) AS visitors,
   ROUND(AVG(CASE WHEN event_type = 'page_leave' THEN CAST(engaged_milli_sec AS DOUBLE) END), 1)
     AS avg_engaged_ms
 FROM views
@@ -300,7 +327,7 @@ def summary(d: Dialect, opts: dict) -> str:
     bounces = "SUM(CASE WHEN page_views <= 1 THEN 1 ELSE 0 END)"
     converting = "SUM(CASE WHEN conversions > 0 THEN 1 ELSE 0 END)"
     return f"""{_sessions(d)}
-SELECT COUNT(DISTINCT user_key) AS visitors,
+SELECT (SELECT COUNT(DISTINCT visitor) FROM people WHERE user_key IS NOT NULL) AS visitors,
   COUNT(*) AS visits,
   COALESCE(SUM(page_views), 0) AS page_views,
   {_ratio("SUM(page_views)", "COUNT(*)", 2)} AS views_per_visit,
@@ -338,10 +365,10 @@ ORDER BY sessions DESC, page"""
 
 def events(d: Dialect, opts: dict) -> str:
     return """named AS (
-  SELECT * FROM unique_events
+  SELECT * FROM people
   WHERE event_type NOT IN ('page_view', 'click', 'heartbeat', 'page_leave')
 )
-SELECT event_type AS event, COUNT(*) AS events, COUNT(DISTINCT user_key) AS visitors
+SELECT event_type AS event, COUNT(*) AS events, COUNT(DISTINCT visitor) AS visitors
 FROM named
 GROUP BY event_type
 ORDER BY events DESC, event"""
@@ -399,6 +426,78 @@ LEFT JOIN lasts e ON {session} AND e.nth = 1
 ORDER BY s.end_ms DESC, visitor"""
 
 
+def _audience(column: str) -> Callable[[Dialect, dict], str]:
+    """Visitors (stitched) and visits per value of `column`, each visit counted under the value
+    of its first event; '(unknown)' for rows from before the column existed."""
+
+    def body(d: Dialect, opts: dict) -> str:
+        return f"""{_sessions(d)},
+firsts AS (
+  SELECT {_visitor("n")} AS visitor,
+    COALESCE(NULLIF(n.{column}, ''), '(unknown)') AS value,
+    ROW_NUMBER() OVER (PARTITION BY n.user_key, n.session_no ORDER BY n.ts, n.event_id) AS nth
+  FROM numbered n
+  LEFT JOIN identities i ON i.user_key = n.user_key
+)
+SELECT value AS {column}, COUNT(DISTINCT visitor) AS visitors, COUNT(*) AS visits
+FROM firsts
+WHERE nth = 1
+GROUP BY value
+ORDER BY visits DESC, visitors DESC, {column}"""
+
+    return body
+
+
+def scroll(d: Dialect, opts: dict) -> str:
+    """Per page, each page of a visit at its deepest reported scroll (page_leave events)."""
+    def reached(percent: int) -> str:
+        share = _ratio(f"SUM(CASE WHEN deepest >= {percent} THEN 1 ELSE 0 END)", "COUNT(*)", 4)
+        return f"{share} AS reached_{percent}"
+
+    # The median without percentile functions (Athena's is approximate): the middle one or two
+    # ranks, 2 * rank in [n, n + 2].
+    return f"""{_sessions(d)},
+deepest AS (
+  SELECT page, MAX(scroll_depth) AS deepest
+  FROM numbered
+  WHERE event_type = 'page_leave' AND scroll_depth IS NOT NULL AND page <> ''
+  GROUP BY user_key, session_no, page
+),
+ranked AS (
+  SELECT page, deepest,
+    ROW_NUMBER() OVER (PARTITION BY page ORDER BY deepest) AS nth,
+    COUNT(*) OVER (PARTITION BY page) AS n
+  FROM deepest
+)
+SELECT page, COUNT(*) AS page_views,
+  ROUND(AVG(CASE WHEN 2 * nth BETWEEN n AND n + 2 THEN CAST(deepest AS DOUBLE) END), 1)
+    AS median_depth,
+  {reached(25)}, {reached(50)}, {reached(75)}, {reached(100)}
+FROM ranked
+GROUP BY page
+ORDER BY page_views DESC, page"""
+
+
+def members(d: Dialect, opts: dict) -> str:
+    """Per member id: every event of the user_keys seen with it, anonymous ones included."""
+    first = d.iso_seconds("CAST(FLOOR(MIN(start_ms) / 1000) AS BIGINT)")
+    last = d.iso_seconds("CAST(FLOOR(MAX(end_ms) / 1000) AS BIGINT)")
+    return f"""{_sessions(d)},
+visits AS (
+  SELECT COALESCE(n.user_id, i.member) AS member, n.user_key, n.session_no,
+    MIN(n.ts) AS start_ms, MAX(n.ts) AS end_ms
+  FROM numbered n
+  LEFT JOIN identities i ON i.user_key = n.user_key
+  WHERE COALESCE(n.user_id, i.member) IS NOT NULL
+  GROUP BY COALESCE(n.user_id, i.member), n.user_key, n.session_no
+)
+SELECT member AS user_id, {first} AS first_seen, {last} AS last_seen,
+  COUNT(*) AS visits, COUNT(DISTINCT user_key) AS devices
+FROM visits
+GROUP BY member
+ORDER BY last_seen DESC, user_id"""
+
+
 @dataclass(frozen=True)
 class Report:
     name: str
@@ -434,6 +533,16 @@ REPORTS = {
                elements, ("page",)),
         Report("active_sessions", "sessions with an event in the 5 minutes before the range "
                "end: visitor, current page, last activity, events, duration", active_sessions),
+        Report("countries", "visitors and visits per country (ISO 3166 code from the IP)",
+               _audience("country")),
+        Report("browsers", "visitors and visits per browser", _audience("browser")),
+        Report("os", "visitors and visits per operating system", _audience("os")),
+        Report("devices", "visitors and visits per device class (desktop, mobile, tablet, "
+               "bot, other)", _audience("device")),
+        Report("scroll", "per page: page views with a scroll depth (each page once per visit, "
+               "at its deepest), median deepest scroll, share reaching 25/50/75/100%", scroll),
+        Report("members", "per member id (user_id): first and last seen, visits, devices "
+               "(user_keys), anonymous events before sign-in included", members),
     )
 }
 
@@ -520,6 +629,17 @@ def _site(value: object) -> str | None:
     return site
 
 
+def _flag(name: str, value: object) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ReportError(f"--{name.replace('_', '-')} {value!r} must be 1 or 0")
+
+
 def _host(name: str, value: object) -> str:
     text = str(value).strip().lower()
     if not SITE_RE.match(text):
@@ -551,6 +671,7 @@ def options(name: str, raw: dict, strict: bool = False) -> dict:
         raise ReportError(f"{flag} applies to the {' and '.join(users)} report, not {name}")
     opts = _range(raw)
     opts["site"] = _site(raw.get("site"))
+    opts["include_bots"] = _flag("include_bots", raw.get("include_bots"))
     if raw.get("referrer"):
         opts["referrer"] = _host("referrer", raw["referrer"])
     given = {k: raw.get(k) if raw.get(k) is not None else DEFAULTS[k] for k in wanted}

@@ -202,6 +202,13 @@ unique_events AS NOT MATERIALIZED (
   SELECT {", ".join(names)} FROM stored
 )"""
 
+    def identity_rows(self, d: Dialect, opts: dict) -> str:
+        """Every derived delivery of the range's days, whatever the filters: where reports find
+        the member ids seen with each user_key (reports._people), as over the lake."""
+        return f"""(SELECT user_key, user_id FROM events
+    WHERE dt BETWEEN {d.param("from", opts["from"])} AND {d.param("to", opts["to"])}
+      AND delivery IS NOT NULL) days"""
+
     def sessions(self, d: Dialect) -> str:
         names = ", ".join(prepared_names())
         start = d.param("start_ms", self.opts["start_ms"])
@@ -209,13 +216,20 @@ unique_events AS NOT MATERIALIZED (
         # visitor's stored ones cut to a time range (the referrer filter keeps or drops whole
         # visitors). They are not when a re-delivery counts in the range (its first delivery
         # lies before it), when an event has no time, for one site when the visitor also
-        # browsed another, and for one page: those visitors are numbered here, as over the lake.
+        # browsed another, for one page, and for bots left out: those visitors are numbered
+        # here, as over the lake.
         everyone = " OR true" if self.opts.get("filter_page") else ""
-        multi_site = ("\n  UNION SELECT user_key FROM visitor_sites GROUP BY user_key "
+        recounted = ("\n  UNION SELECT user_key FROM visitor_sites GROUP BY user_key "
                       "HAVING COUNT(*) > 1") if self.opts.get("site") else ""
+        # Bots left out: a visitor with a bot event in the range's days is numbered here too
+        # (the stored sessions counted that event).
+        if not self.opts.get("include_bots"):
+            recounted += ("\n  UNION SELECT user_key FROM events WHERE dt BETWEEN "
+                           f"{d.param('from', self.opts['from'])} AND "
+                           f"{d.param('to', self.opts['to'])} AND is_bot AND user_key IS NOT NULL")
         return f"""recount AS (
   SELECT DISTINCT user_key FROM stored
-  WHERE user_key IS NOT NULL AND (delivery > 1 OR ts IS NULL{everyone}){multi_site}
+  WHERE user_key IS NOT NULL AND (delivery > 1 OR ts IS NULL{everyone}){recounted}
 ),
 marked AS (
   SELECT *,

@@ -27,11 +27,38 @@ REFERRERS = ["", "", "https://www.google.com/search?q=logdig", "https://news.yco
              "https://t.co/x1", "http://User@Example.org:8080/links?a=1", "android-app://com.slack/"]
 UTM = [None, None, None, ("newsletter", "email", "nov"), ("twitter", "social", "launch")]
 WIDTHS = [390, 1280, 1920]
+# (user agent, browser, os, device, is_bot) as the collector enriches them; one per user_key.
+AGENTS = [
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Safari/537.36", "Chrome", "Windows", "desktop", False),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+     "Gecko) Version/18.1 Mobile/15E148 Safari/604.1", "Mobile Safari", "iOS", "mobile", False),
+    ("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Mobile Safari/537.36", "Chrome Mobile", "Android", "mobile", False),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/18.1 Safari/605.1.15", "Safari", "Mac OS X", "desktop", False),
+    ("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.0 Mobile/15E148 Safari/604.1", "Mobile Safari", "iOS", "tablet", False),
+    ("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+     "Firefox", "Ubuntu", "desktop", False),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+     "Googlebot", "Other", "bot", True),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "HeadlessChrome/131.0.0.0 Safari/537.36", "HeadlessChrome", "Linux", "bot", True),
+]
+COUNTRIES = ["US", "GB", "DE", "FR", "JP", None]  # None: an IP with no country
 
 GENERATE_SQL = """
 CREATE OR REPLACE TEMP TABLE gen_sessions AS
-SELECT s AS sid,
-  'U' || lpad(CAST(hash($seed, s, 1) % $users AS VARCHAR), 19, '0') AS user_key,
+SELECT *,
+  'U' || lpad(CAST(u AS VARCHAR), 19, '0') AS user_key,
+  CAST(hash($seed, u, 17) % {n_agents} AS INTEGER) AS agent_no,
+  CAST(hash($seed, u, 18) % {n_countries} AS INTEGER) AS country_no,
+  -- a quarter of the browsers sign in (from their second page on); members have several
+  CASE WHEN hash($seed, u, 19) % 4 = 0
+    THEN 'member-' || CAST(hash($seed, u, 20) % greatest($users // 8, 1) AS VARCHAR) END AS member
+FROM (
+SELECT s AS sid, hash($seed, s, 1) % $users AS u,
   TIMESTAMP '{start}' + to_seconds(CAST(hash($seed, s, 2) % ($days * 86400) AS BIGINT)) AS start_ts,
   1 + CAST(hash($seed, s, 3) % 5 AS INTEGER) AS n_pages,
   10 + CAST(hash($seed, s, 4) % 290 AS INTEGER) AS step_s,
@@ -39,7 +66,7 @@ SELECT s AS sid,
   CAST(hash($seed, s, 6) % {n_utm} AS INTEGER) AS utm_no,
   hash($seed, s, 7) % 10 = 0 AS converts,
   CAST(hash($seed, s, 8) % {n_widths} AS INTEGER) AS width_no
-FROM range($sessions) t(s);
+FROM range($sessions) t(s));
 
 CREATE OR REPLACE TEMP TABLE gen_rows AS
 WITH pages AS (
@@ -74,7 +101,11 @@ SELECT
   CASE WHEN event_type = 'click' THEN CAST(hash($seed, sid, k, j, 13) % 3000 AS DOUBLE) END AS y,
   CASE WHEN j IN (1, 2) THEN CAST(hash($seed, sid, k, 14) % (step_s * 1000) AS BIGINT) END
     AS engaged_milli_sec,
-  CASE WHEN j IN (1, 2) THEN CAST(step_s * 1000 AS BIGINT) END AS spent_milli_sec
+  CASE WHEN j IN (1, 2) THEN CAST(step_s * 1000 AS BIGINT) END AS spent_milli_sec,
+  CASE WHEN j = 2 THEN CAST(hash($seed, sid, k, 21) % 101 AS INTEGER) END AS scroll_depth,
+  CASE WHEN k > 0 THEN member END AS user_id,
+  list_extract($agents, agent_no + 1) AS agent,
+  list_extract($countries, country_no + 1) AS country
 FROM shaped;
 
 CREATE OR REPLACE TEMP TABLE gen_deliveries AS
@@ -92,7 +123,7 @@ SELECT strftime(received_ts, '%Y-%m-%d') AS dt, received_ts,
     token: 'site-token', user_key: user_key, session_id: 's' || sid,
     current_page: current_page, referrer: referrer,
     x: x, y: y, spent_milli_sec: spent_milli_sec, engaged_milli_sec: engaged_milli_sec,
-    load_count: 1, user_agent: 'Mozilla/5.0 (X11; Linux x86_64) lakegen',
+    load_count: 1, user_agent: agent[1],
     viewport_width: document_width, viewport_height: 800,
     document_width: document_width, document_height: 3000,
     screen_width: document_width, screen_height: 900,
@@ -102,8 +133,9 @@ SELECT strftime(received_ts, '%Y-%m-%d') AS dt, received_ts,
     page_title: 'Shop', language: 'en',
     props: CASE WHEN event_type = 'conversion' THEN json_object('value', (sid % 200) + 0.5,
       'currency', 'EUR', 'gift', sid % 3 = 0) END,
+    user_id: user_id, scroll_depth: scroll_depth, is_bot: agent[5] = 'true',
     received_at: strftime(received_ts, '%Y-%m-%dT%H:%M:%S.%gZ'),
-    client_ip: '192.0.2.0'
+    client_ip: '192.0.2.0', country: country, browser: agent[2], os: agent[3], device: agent[4]
   }}), ',"[a-z_]+":null', '', 'g') AS line
 FROM gen_deliveries;
 """
@@ -115,6 +147,8 @@ def _sql_params(events: int, seed: int, days: int, dup_permille: int) -> dict:
         "seed": seed, "sessions": sessions, "users": max(1, sessions // 3), "days": days,
         "dup_permille": dup_permille, "pages": PAGES, "referrers": REFERRERS,
         "utm": [list(u) for u in UTM if u], "widths": WIDTHS,
+        "agents": [[str(v).lower() if isinstance(v, bool) else v for v in a] for a in AGENTS],
+        "countries": COUNTRIES,
     }
 
 
@@ -148,7 +182,8 @@ def generate(lake_root: Path, events: int = 20_000, seed: int = 7, start: str = 
 
     con = duckdb.connect()
     sql = GENERATE_SQL.format(start=start, n_referrers=len(REFERRERS), n_utm=len(UTM),
-                              n_widths=len(WIDTHS))
+                              n_widths=len(WIDTHS), n_agents=len(AGENTS),
+                              n_countries=len(COUNTRIES))
     params = _sql_params(events, seed, days, dup_permille)
     for statement in filter(str.strip, sql.split(";\n")):
         used = {k: v for k, v in params.items() if f"${k}" in statement}

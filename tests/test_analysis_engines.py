@@ -36,6 +36,15 @@ CASES = {
                                "tz": "Asia/Kolkata", "bucket": "day"}),
     "pages-filtered": ("pages", {"site": "Shop.Example.com", "referrer": "www.google.com"}),
     "summary-page": ("summary", {"page": "https://shop.example.com/products#x"}),
+    # Audience (issue 13): bots left out by default, visitors stitched by member id.
+    "countries": ("countries", {}),
+    "browsers": ("browsers", {}),
+    "os": ("os", {}),
+    "devices-bots": ("devices", {"include_bots": True}),
+    "scroll": ("scroll", {}),
+    "members": ("members", {}),
+    "summary-bots": ("summary", {"include_bots": "1"}),
+    "traffic-site-day": ("traffic", {"site": "shop.example.com", "bucket": "day"}),
 }
 
 

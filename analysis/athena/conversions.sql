@@ -25,6 +25,13 @@ unique_events AS (
     target_id,
     target_classes,
     target_text,
+    user_id,
+    scroll_depth,
+    country,
+    browser,
+    os,
+    device,
+    is_bot,
     CAST(to_unixtime(from_iso8601_timestamp(received_at)) * 1000 AS BIGINT) AS ts,
     COALESCE(regexp_extract(current_page, '^([^?#]*)', 1), '') AS page,
     COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)', 1), '') AS path,
@@ -32,6 +39,18 @@ unique_events AS (
     lower(COALESCE(regexp_extract(referrer, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)', 1), '')) AS referrer_host
   FROM deliveries
   WHERE delivery = 1
+    AND COALESCE(is_bot, false) = false
+),
+identities AS (
+  SELECT user_key, MIN(user_id) AS member
+  FROM deliveries
+  WHERE user_id IS NOT NULL AND user_key IS NOT NULL
+  GROUP BY user_key
+),
+people AS (
+  SELECT e.*, COALESCE(e.user_id, i.member, e.user_key) AS visitor
+  FROM unique_events e
+  LEFT JOIN identities i ON i.user_key = e.user_key
 ),
 marked AS (
   SELECT *,

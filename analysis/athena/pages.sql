@@ -25,6 +25,13 @@ unique_events AS (
     target_id,
     target_classes,
     target_text,
+    user_id,
+    scroll_depth,
+    country,
+    browser,
+    os,
+    device,
+    is_bot,
     CAST(to_unixtime(from_iso8601_timestamp(received_at)) * 1000 AS BIGINT) AS ts,
     COALESCE(regexp_extract(current_page, '^([^?#]*)', 1), '') AS page,
     COALESCE(regexp_extract(current_page, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)', 1), '') AS path,
@@ -32,15 +39,27 @@ unique_events AS (
     lower(COALESCE(regexp_extract(referrer, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)', 1), '')) AS referrer_host
   FROM deliveries
   WHERE delivery = 1
+    AND COALESCE(is_bot, false) = false
+),
+identities AS (
+  SELECT user_key, MIN(user_id) AS member
+  FROM deliveries
+  WHERE user_id IS NOT NULL AND user_key IS NOT NULL
+  GROUP BY user_key
+),
+people AS (
+  SELECT e.*, COALESCE(e.user_id, i.member, e.user_key) AS visitor
+  FROM unique_events e
+  LEFT JOIN identities i ON i.user_key = e.user_key
 ),
 views AS (
   SELECT *, CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END AS is_view
-  FROM unique_events
+  FROM people
   WHERE page <> ''
 )
 SELECT page,
   SUM(is_view) AS page_views,
-  COUNT(DISTINCT CASE WHEN is_view = 1 THEN user_key END) AS visitors,
+  COUNT(DISTINCT CASE WHEN is_view = 1 THEN visitor END) AS visitors,
   ROUND(AVG(CASE WHEN event_type = 'page_leave' THEN CAST(engaged_milli_sec AS DOUBLE) END), 1)
     AS avg_engaged_ms
 FROM views
