@@ -220,13 +220,13 @@ unique_events AS NOT MATERIALIZED (
         # here, as over the lake.
         everyone = " OR true" if self.opts.get("filter_page") else ""
         recounted = ("\n  UNION SELECT user_key FROM visitor_sites GROUP BY user_key "
-                      "HAVING COUNT(*) > 1") if self.opts.get("site") else ""
+                     "HAVING COUNT(*) > 1") if self.opts.get("site") else ""
         # Bots left out: a visitor with a bot event in the range's days is numbered here too
         # (the stored sessions counted that event).
         if not self.opts.get("include_bots"):
             recounted += ("\n  UNION SELECT user_key FROM events WHERE dt BETWEEN "
-                           f"{d.param('from', self.opts['from'])} AND "
-                           f"{d.param('to', self.opts['to'])} AND is_bot AND user_key IS NOT NULL")
+                          f"{d.param('from', self.opts['from'])} AND "
+                          f"{d.param('to', self.opts['to'])} AND is_bot AND user_key IS NOT NULL")
         return f"""recount AS (
   SELECT DISTINCT user_key FROM stored
   WHERE user_key IS NOT NULL AND (delivery > 1 OR ts IS NULL{everyone}){recounted}
