@@ -106,7 +106,7 @@ def _report(args) -> None:
            "site": args.site, "referrer": args.referrer, "include_bots": args.include_bots}
     reports.options(args.name, raw, strict=True)  # bad options first, before the lake is opened
     store = False if args.no_store else args.store
-    result = query.run_report(args.name, raw, args.lake, strict=True,
+    result = query.run_report(args.name, raw, args.lake, strict=True, check_site=True,
                               events_prefix=args.events_prefix, store=store)
     _print(result.columns, result.rows, args.format)
 

@@ -22,7 +22,8 @@ class Result:
 
 def run_report(name: str, raw: dict, lake: lake_files.LakeLocation | str | None = None,
                strict: bool = False, events_prefix: str | None = None,
-               store: str | Path | bool | None = None, refresh: bool = True) -> Result:
+               store: str | Path | bool | None = None, refresh: bool = True,
+               check_site: bool = False) -> Result:
     """Rows of report `name` for raw options (CLI strings or Python values) over `lake`
     (a LakeLocation, a lake URL, or None for the configured lake). Options are checked
     before the lake is opened, so a bad option is named even when the lake is missing.
@@ -30,13 +31,16 @@ def run_report(name: str, raw: dict, lake: lake_files.LakeLocation | str | None 
     store: a store file path; None for the default store (LOGDIG_DATA_DIR/store.duckdb) when
     the lake is the configured one, else the lake directly; False for the lake directly. A
     store is brought up to date first (a cheap listing when nothing is new) unless refresh is
-    False (a caller that syncs on its own schedule, like the dashboard's many parallel calls)."""
+    False (a caller that syncs on its own schedule, like the dashboard's many parallel calls).
+
+    check_site: a `site` naming no host of the range is an error (the CLI's check; a dashboard
+    showing a quiet site's last minutes must get empty rows instead)."""
     opts = reports.options(name, raw, strict=strict)
     if not isinstance(lake, lake_files.LakeLocation):
         lake = lake_files.open_lake(lake, events_prefix)
     if store is None and query_store.is_configured(lake):
         store = query_store.default_path(create=True)
-    if opts["site"]:
+    if check_site and opts["site"]:
         _check_site(raw, lake, store, refresh)
     columns, rows = _run(name, opts, lake, store, refresh)
     return Result(columns, rows)
