@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import logging
 import shutil
 import tempfile
 from collections import Counter
@@ -23,16 +22,6 @@ from tests.lakegen import generate, write_events
 
 FIRST, LAST = "2026-11-20", "2026-11-21"
 BAD_KEY = "bad/dt=2026-11-21/0f.json"
-
-
-@pytest.fixture(autouse=True)
-def root_logging():
-    """The forget command sets up logging as a CLI does (JSON lines on stderr); give pytest's
-    handlers back after each test, or later tests would find those lines in their stderr."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ S3), each compacting yesterday once; a second run changes nothing; reports read 
 from __future__ import annotations
 
 import hashlib
-import logging
 from datetime import UTC, datetime
 
 import boto3
@@ -68,13 +67,8 @@ def test_compaction_lambda_handler_compacts_the_scheduled_day_on_s3(mock_aws, mo
     monkeypatch.setenv("LOGDIG_AWS_REGION", "us-east-1")
     event = {"time": f"{LAST}T00:20:00Z", "detail-type": "Scheduled Event"}  # as EventBridge sends
 
-    root_logger = logging.getLogger()
-    handlers, level = list(root_logger.handlers), root_logger.level
-    try:  # the handler sets up logging as Lambda would; pytest's handlers come back after
-        done = daily.lambda_handler(event, None)
-        again = daily.lambda_handler(event, None)
-    finally:
-        root_logger.handlers[:], root_logger.level = handlers, level
+    done = daily.lambda_handler(event, None)  # logging set up as Lambda would: conftest undoes it
+    again = daily.lambda_handler(event, None)
 
     assert done["dt"] == FIRST and done["key"] == f"parquet/dt={FIRST}/events.parquet"
     assert again == {"dt": FIRST, "skipped": "already compacted"}

@@ -9,7 +9,7 @@ import pytest
 from tests.test_setup_aws_ops import REPLICA_REGION, tiny_duckdb_wheel
 from tests.test_setup_aws_server import endpoint, setup_aws_py  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.wire]
 
 
 def test_operations_deploy_twice_restore_cost_destroy_through_the_endpoint(endpoint, tmp_path):  # noqa: F811
