@@ -46,11 +46,12 @@ class Visitor:
     """Who to forget: a field of the event contract (user_key, or user_id) and its value."""
 
     column: str
-    value: str
+    value: str  # as stored in the lake
+    given: str = ""  # as the owner typed it, when the lake stores a hash of it
 
     @property
     def option(self) -> str:
-        return f"--{self.column.replace('_', '-')} {self.value!r}"
+        return f"--{self.column.replace('_', '-')} {(self.given or self.value)!r}"
 
     def matches(self, event: dict) -> bool:
         return event.get(self.column) == self.value
@@ -322,7 +323,8 @@ def add_command(commands, lake_args: Callable) -> None:
     command = commands.add_parser("forget", help="erase one visitor's events from the lake (and the store)")
     who = command.add_mutually_exclusive_group(required=True)
     who.add_argument("--user-key", help="the tracker's 20-character visitor key")
-    who.add_argument("--user-id", help="the id given by logdig('identify', id), as stored")
+    who.add_argument("--user-id", help="the id given by logdig('identify', id) (hashed as the collector "
+                     "does when LOGDIG_USER_ID_SECRET is set)")
     command.add_argument("--dry-run", action="store_true", help="count what would go, change nothing")
     command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     command.add_argument("--store", type=Path, help="query store file (default LOGDIG_DATA_DIR/store.duckdb)")
@@ -339,6 +341,10 @@ def run_command(args, open_lake: Callable[..., LakeLocation]) -> None:
     logs.setup()  # the count removed is logged (JSON on stderr) as well as printed
     settings = load_settings()
     visitor = Visitor("user_key", args.user_key) if args.user_key else Visitor("user_id", args.user_id)
+    if args.user_id and settings.user_id_secret:  # the collector stored the id's HMAC: match that
+        from logdig.audience import hash_user_id
+
+        visitor = Visitor("user_id", hash_user_id(args.user_id, settings.user_id_secret), args.user_id)
     if not visitor.value:
         raise LakeError(f"{visitor.option} is empty: name the visitor to forget")
     lake = open_lake(args.lake, args.events_prefix)

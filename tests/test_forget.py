@@ -181,3 +181,16 @@ def test_the_query_store_answers_as_the_lake_after_a_forget(local_lake, tmp_path
     for name, extra in {"sessions": {}, "pages": {}, "traffic": {"bucket": "day"}}.items():
         opts = reports.options(name, {"from": FIRST, "to": LAST, **extra})
         assert store.run(name, opts, lake, path) == duck.run(name, opts, lake), name
+
+
+def test_user_id_stored_as_its_hmac_is_found_from_the_plain_id(tmp_path, capsys, monkeypatch):
+    from logdig.audience import hash_user_id
+
+    monkeypatch.setenv("LOGDIG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LOGDIG_USER_ID_SECRET", "s3cret")
+    root = tmp_path / "lake"
+    events = [click(n, received_at=f"{FIRST}T10:00:0{n}.000Z") for n in range(3)]
+    events[0]["user_id"] = hash_user_id("alice@example.com", "s3cret")  # as the collector stores it
+    write_events(root, events)
+    forget(str(root), "--user-id", "alice@example.com", "--yes")
+    assert "removed 1 event(s) of --user-id 'alice@example.com'" in capsys.readouterr().out
