@@ -76,6 +76,8 @@ def main() -> int:
         print(f"logdig: configuration error: {exc}", file=sys.stderr)
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.local_lake:  # the dashboard and reports read an empty lake before the first drain
+        settings.lake_dir.mkdir(parents=True, exist_ok=True)
     env = child_env(settings)
     print(banner(settings), file=sys.stderr, flush=True)
     # Own sessions: the terminal's Ctrl-C reaches only this process, which then asks both
