@@ -178,12 +178,13 @@ class Eraser:
                    for s3, bucket in self.buckets)
 
     def old_versions(self, key: str) -> int:
-        """Delete every version of key but the current one (after it was rewritten in place); in
-        the replica, every version holds the old content except the newest replicated one."""
+        """Delete every version of key but the current one (after it was rewritten in place). In
+        a replica every version goes: replication copies the new one later (asynchronously), so
+        its newest version now may still be the old content."""
         if isinstance(self.lake, DirLake):
             return 0
-        return sum(self._purge(s3, bucket, self.lake.root + key, keep_latest=True)
-                   for s3, bucket in self.buckets)
+        return sum(self._purge(s3, bucket, self.lake.root + key, keep_latest=n == 0)
+                   for n, (s3, bucket) in enumerate(self.buckets))
 
     @staticmethod
     def _purge(s3, bucket: str, key: str, keep_latest: bool) -> int:

@@ -136,17 +136,36 @@ def test_user_id_is_matched_where_the_field_exists(tmp_path, capsys, monkeypatch
 
 
 BUCKET = "logdig-forget-test"
+REPLICA = "logdig-forget-test-replica-eu-west-1"
+
+
+def all_versions(s3, bucket: str) -> list[tuple[str, bytes]]:
+    """(key, bytes unpacked when gzip) of every stored version in the bucket."""
+    found = []
+    for version in s3.list_object_versions(Bucket=bucket).get("Versions", []):
+        reply = s3.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+        body = reply["Body"].read()
+        found.append((version["Key"], gzip.decompress(body) if version["Key"].endswith(".gz") else body))
+    return found
 
 
 @pytest.mark.usefixtures("mock_aws")
 def test_forget_on_a_versioned_s3_lake_leaves_no_version_with_the_visitor(source_lake, tmp_path,
                                                                           monkeypatch, capsys):
     monkeypatch.setenv("LOGDIG_DATA_DIR", str(tmp_path / "data"))
-    s3 = boto3.client("s3")
+    s3, replica = boto3.client("s3"), boto3.client("s3", region_name="eu-west-1")
     s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    for key in tree(source_lake):
-        s3.put_object(Bucket=BUCKET, Key=key, Body=(source_lake / key).read_bytes())
+    replica.create_bucket(Bucket=REPLICA, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    for client, bucket in ((s3, BUCKET), (replica, REPLICA)):
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_replication(Bucket=BUCKET, ReplicationConfiguration={
+        "Role": "arn:aws:iam::123456789012:role/logdig-replication",
+        "Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
+                   "DeleteMarkerReplication": {"Status": "Disabled"},
+                   "Destination": {"Bucket": f"arn:aws:s3:::{REPLICA}"}}]})
+    for key in tree(source_lake):  # what S3 replication would have copied (moto does not)
+        for client, bucket in ((s3, BUCKET), (replica, REPLICA)):
+            client.put_object(Bucket=bucket, Key=key, Body=(source_lake / key).read_bytes())
     lake = lake_files.open_lake(f"s3://{BUCKET}/", "events/")
     visitor = busiest(source_lake)
     before = counts(lake)
@@ -160,12 +179,10 @@ def test_forget_on_a_versioned_s3_lake_leaves_no_version_with_the_visitor(source
     assert versions.get("DeleteMarkers", []) == []  # old objects' versions deleted, not hidden
     parquet_versions = [v for v in versions["Versions"] if v["Key"].endswith(".parquet")]
     assert len(parquet_versions) == 1  # the rewritten day only: the old one held the visitor
-    for version in versions["Versions"]:
-        body = s3.get_object(Bucket=BUCKET, Key=version["Key"], VersionId=version["VersionId"])["Body"].read()
-        if version["Key"].endswith(".gz"):
-            body = gzip.decompress(body)
-        if not version["Key"].endswith(".parquet"):
-            assert visitor.encode() not in body, version["Key"]
+    for client, bucket in ((s3, BUCKET), (replica, REPLICA)):
+        for key, body in all_versions(client, bucket):
+            assert key.endswith(".parquet") or visitor.encode() not in body, (bucket, key)
+    assert [key for key, _ in all_versions(replica, REPLICA) if key.endswith(".parquet")] == []
     assert "removed " in capsys.readouterr().out
 
 
