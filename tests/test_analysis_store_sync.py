@@ -3,6 +3,7 @@ its own process as in production (DuckDB locks the file per process)."""
 
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,7 +71,16 @@ def test_a_sync_killed_at_any_point_leaves_a_consistent_store_the_next_finishes(
         os.replace(lake.local_root / key, hidden / key)
     seen = set()
     for phase in ("build", "in place"):
-        for delay in (0.6, 1.0, 1.4, 1.8, 2.2):
+        # Kill points spread over a whole sync's duration, as measured now (the machine may be
+        # busy): from before the first load to the final derivation.
+        scratch = tmp_path / f"scratch-{phase.replace(' ', '-')}.duckdb"
+        if phase == "in place":
+            shutil.copy(path, scratch)
+        started = time.monotonic()
+        assert start_sync(lake, scratch).wait(timeout=120) == 0
+        whole = time.monotonic() - started
+        for share in (0.3, 0.45, 0.6, 0.75, 0.9):
+            delay = whole * share
             sync = start_sync(lake, path)
             time.sleep(delay)
             sync.send_signal(signal.SIGKILL)
