@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import runpy
 import shlex
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import pytest
 import requests
 
 import setup_aws
+from app.__main__ import gunicorn_command
+from config import load_settings
 from deploy import bundles
 
 VENV_BIN = Path(sys.executable).parent
@@ -176,3 +179,21 @@ def listening_url(server: subprocess.Popen) -> str:
         if match:
             return match.group(1)
     raise AssertionError("gunicorn exited before listening:\n" + "".join(seen))
+
+
+def test_beanstalk_and_local_mode_take_workers_and_threads_from_the_settings(tmp_path, monkeypatch):
+    # GIVEN the bundle's gunicorn.conf.py (what the Procfile's gunicorn reads) and settings set
+    bundle_dir = unpack(bundles.beanstalk_bundle(ROOT), tmp_path / "bundle")
+    monkeypatch.setenv("LOGDIG_WORKERS", "3")
+    monkeypatch.setenv("LOGDIG_THREADS", "5")
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the conf file puts its folder first
+
+    # WHEN gunicorn would read it, THEN it serves with those settings, and the Procfile and local
+    # mode's command state none of their own
+    conf = runpy.run_path(str(bundle_dir / "gunicorn.conf.py"))
+    assert (conf["workers"], conf["threads"], conf["worker_class"]) == (3, 5, "gthread")
+    procfile = procfile_command(bundle_dir)
+    local = gunicorn_command(load_settings())
+    for command in (procfile, local):
+        assert not {"--workers", "--threads", "-w", "--worker-class"} & set(command)
+    assert local[local.index("--config") + 1] == str(ROOT / "gunicorn.conf.py")
