@@ -1,4 +1,4 @@
-"""Local mode: `python -m app` runs the collector under gunicorn and the drain timer beside it.
+"""Local mode: `python -m app` runs the collector's server (app.server) and the drain timer beside it.
 
 Queue and lake live under LOGDIG_DATA_DIR. Ctrl-C (or SIGTERM) stops both gracefully;
 acknowledged events wait in the durable queue and are drained on the next start.
@@ -19,19 +19,14 @@ from config import ConfigError, Settings, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def gunicorn_command(settings: Settings) -> list[str]:
-    return [
-        sys.executable, "-m", "gunicorn",
-        "--bind", f"{settings.host}:{settings.port}",
-        "--graceful-timeout", "10", "--log-level", "warning",
-        # Workers and threads: gunicorn.conf.py reads them from the settings, as on Beanstalk.
-        "--config", str(ROOT / "gunicorn.conf.py"),
-        "app:create_app()",
-    ]
+def server_command(settings: Settings) -> list[str]:
+    """The collector's server as the Beanstalk Procfile runs it, on the settings' address."""
+    return [sys.executable, str(ROOT / "app" / "server.py"),  # from any working directory
+            "--host", settings.host, "--port", str(settings.port)]
 
 
 def child_env(settings: Settings) -> dict[str, str]:
-    # gunicorn.conf.py empties and uses this directory for the workers' Prometheus counters.
+    # app.server empties and uses this directory for the workers' Prometheus counters.
     metrics_dir = (settings.data_dir / ".prometheus").resolve()
     return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
 
@@ -81,10 +76,10 @@ def main() -> int:
     env = child_env(settings)
     print(banner(settings), file=sys.stderr, flush=True)
     # Own sessions: the terminal's Ctrl-C reaches only this process, which then asks both
-    # children for a graceful stop (gunicorn treats SIGINT as a quick one).
+    # children for a graceful stop (SIGTERM).
     children = [subprocess.Popen(cmd, env=env, start_new_session=True,
                                  preexec_fn=functools.partial(stop_with_parent, os.getpid()))
-                for cmd in (gunicorn_command(settings),
+                for cmd in (server_command(settings),
                             [sys.executable, "-m", "lambda_sqs_to_s3.timer"])]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -25,7 +25,7 @@ from config import Settings
 from logdig.errors import QueueUnavailable
 from logdig.logs import emit
 from logdig.message_queue import Queue
-from logdig.packing import batches, billed_requests, message_cap, pack_counted
+from logdig.packing import FIRST_RATIO, batches, billed_requests, message_cap, pack_counted, packed_ratio
 
 log = logging.getLogger("logdig.collector")
 
@@ -59,6 +59,7 @@ class GroupCommitter:
         self._cond = threading.Condition()
         self._pending: list[_Ticket] = []
         self._thread: threading.Thread | None = None
+        self._ratio = FIRST_RATIO  # what the last flush's bodies achieved: the next first guess
 
     def submit(self, lines: list[str]) -> None:
         """Return once the queue holds every line; raise QueueUnavailable otherwise."""
@@ -101,7 +102,8 @@ class GroupCommitter:
     def _flush(self, tickets: list[_Ticket]) -> None:
         started = time.perf_counter()
         lines = [line for ticket in tickets for line in ticket.lines]
-        packed = pack_counted(lines, self.cap)
+        packed = pack_counted(lines, self.cap, self._ratio)
+        self._ratio = packed_ratio(lines, packed)
         bodies = [body for body, _ in packed]
         # Which tickets own the lines of each body: by cumulative line counts.
         ends = list(accumulate(len(t.lines) for t in tickets))

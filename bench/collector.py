@@ -1,16 +1,25 @@
-"""Benchmark: events per second accepted with durable ack, and SQS requests per million events.
+"""Benchmark: events per second accepted with durable ack, server CPU per request against a trivial
+Flask app, RSS per worker, and SQS requests per million events.
 
 Systems, each loaded by wrk on loopback at 1 and at 20 events per request, in one run:
-  logdig    this collector (app/), started as in production: gunicorn gthread, LOGDIG_QUEUE_URL set
+  logdig    this collector (app/), started as it ships: app.server (granian WSGI) with the
+            settings' workers and threads, LOGDIG_QUEUE_URL set
+  trivial   bench/trivial_app.py, a Flask JSON POST that does nothing, on gunicorn gthread 2x16:
+            the per-request cost floor the collector's server CPU is compared with
   original  the original design (bench/original_app.py): one synchronous SendMessage per event
   nginx     a bare `return 204` from nginx: the HTTP ceiling of this machine
-Both collectors send to the same moto server, one queue per (system, size). Every SQS call crossing
-the wire is counted by a WSGI middleware in front of moto, with its payload bytes, so billed 64 KiB
-units come from what was sent and received. After each load, logdig.drain empties that queue into
-moto's S3 and its calls are counted too; the drained events must cover every acknowledged event,
-otherwise the run is reported as a failure, not as throughput.
+Both collectors send to the same moto server, one queue per (system, size, round). Every SQS call
+crossing the wire is counted by a WSGI middleware in front of moto, with its payload bytes, so
+billed 64 KiB units come from what was sent and received. After each load, logdig.drain empties
+that queue into moto's S3 and its calls are counted too; the drained events must cover every
+acknowledged event, otherwise the run is reported as a failure, not as throughput. Server CPU is
+the sum over the server's processes (/proc) in the measured window; RSS is sampled per process
+under load.
 
-    .venv/bin/python bench/collector.py [--duration 10] [--connections 32] [--sizes 1,20]
+The machine may be shared: --repeat N runs every system N times, interleaved, and prints each
+ratio's min / median / max over the rounds (each ratio from one round: same minutes, same noise).
+
+    .venv/bin/python bench/collector.py [--duration 10] [--connections 32] [--sizes 1,20] [--repeat 3]
 Needs wrk and nginx (Debian packages `wrk`, `nginx-light`).
 """
 
@@ -26,6 +35,7 @@ import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,20 +52,26 @@ sys.path.insert(0, str(ROOT))  # `python bench/collector.py` puts only bench/ on
 import boto3  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from app.__main__ import child_env, gunicorn_command  # noqa: E402
+from app import server as collector_server  # noqa: E402
+from app.__main__ import child_env, server_command  # noqa: E402
 from config import load_settings  # noqa: E402
 from logdig.drain import DrainOptions, drain  # noqa: E402
 from logdig.lake import S3Lake  # noqa: E402
 from logdig.packing import BILLING_UNIT, decode  # noqa: E402
 from logdig.queues import SqsQueue  # noqa: E402
 
-SYSTEMS = ("nginx", "original", "logdig")
+SYSTEMS = ("nginx", "trivial", "original", "logdig")
 SEND_ACTIONS = ("SendMessage", "SendMessageBatch")
 RECEIVE_ACTIONS = ("ReceiveMessage",)
 DELETE_ACTIONS = ("DeleteMessage", "DeleteMessageBatch")
 SETUP_ACTIONS = ("CreateQueue", "GetQueueUrl")
 TARGET_RATIO = 10
 TARGET_PER_MILLION = 20_000
+# Issue 14: server CPU per request at most these multiples of the trivial Flask app's...
+TARGET_CPU_RATIO = {1: 1.5, 20: 2.0}
+TARGET_RSS_MB = 80  # ...each worker's RSS under load at most this...
+TARGET_BILLED_AT_1 = 97_193  # ...and SQS billed requests per million events at 1 event/request
+TRIVIAL_WORKERS, TRIVIAL_THREADS = 2, 16
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
             "AWS_SESSION_TOKEN": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -274,6 +290,12 @@ def wait_ready(url: str, body: bytes, process: subprocess.Popen, log: Path, time
     raise RuntimeError(f"{url} did not come up; its log {log}:\n{log.read_text()[-3000:]}")
 
 
+def trivial_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
+            "--workers", str(TRIVIAL_WORKERS), "--threads", str(TRIVIAL_THREADS), "--log-level", "warning",
+            "bench.trivial_app:create_app()"]
+
+
 def nginx_command(port: int, workers: int, workdir: Path) -> list[str]:
     conf = workdir / "nginx.conf"
     conf.write_text(f"""
@@ -301,6 +323,7 @@ class Bench:
     workdir: Path
     moto_url: str
     tally: SqsTally
+    round: int = 0
 
     def aws_env(self) -> dict[str, str]:
         return {**FAKE_AWS, "AWS_ENDPOINT_URL_SQS": self.moto_url, "AWS_ENDPOINT_URL_S3": self.moto_url}
@@ -313,23 +336,32 @@ class Bench:
                             aws_session_token=env["AWS_SESSION_TOKEN"])
 
     def collector_command(self, system: str, queue_url: str, port: int) -> tuple[list[str], dict]:
-        """The collector's own gunicorn command and environment; the original swaps in its app."""
+        """The collector's own server command and environment (local mode's and the Procfile's);
+        the original runs its app under the same server; the trivial app under gunicorn gthread."""
         data_dir = self.workdir / f"data-{system}-{port}"
         env = {**os.environ, **self.aws_env(), "LOGDIG_QUEUE_URL": queue_url, "LOGDIG_PORT": str(port),
-               "LOGDIG_DATA_DIR": str(data_dir), "LOGDIG_WORKERS": str(self.args.workers),
-               "LOGDIG_THREADS": str(self.args.gunicorn_threads), "PYTHONPATH": str(ROOT)}
-        if self.args.flush_wait_ms is not None:
-            env["LOGDIG_FLUSH_WAIT_MS"] = str(self.args.flush_wait_ms)
+               "LOGDIG_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+        for option, name in (("workers", "LOGDIG_WORKERS"), ("threads", "LOGDIG_THREADS"),
+                             ("flush_wait_ms", "LOGDIG_FLUSH_WAIT_MS")):
+            if getattr(self.args, option) is not None:  # default: as LogDig ships
+                env[name] = str(getattr(self.args, option))
         settings = load_settings(env)
-        command = gunicorn_command(settings)
+        if system == "trivial":
+            return trivial_command(port), env
         if system == "original":
-            command[-1] = "bench.original_app:create_app()"
+            command = collector_server.command(settings, "127.0.0.1", port,
+                                               "bench.original_app:create_app")
+        else:
+            command = server_command(settings)
         return command, {**env, **child_env(settings)}
 
+    def queue_name(self, system: str, size: int) -> str:
+        return f"bench-{system}-{size}-{self.round}"
+
     def start(self, system: str, size: int, port: int) -> subprocess.Popen:
-        log = self.workdir / f"{system}-{size}.log"
+        log = self.workdir / f"{system}-{size}-{self.round}.log"
         if system == "nginx":
-            command, env = nginx_command(port, self.args.workers, self.workdir), dict(os.environ)
+            command, env = nginx_command(port, TRIVIAL_WORKERS, self.workdir), dict(os.environ)
         else:
             command, env = self.collector_command(system, self.queue_url(system, size), port)
         with log.open("wb") as out:
@@ -342,7 +374,7 @@ class Bench:
         return process
 
     def queue_url(self, system: str, size: int) -> str:
-        name = f"bench-{system}-{size}"
+        name = self.queue_name(system, size)
         # Long enough that a drain holding every message while it builds an object keeps them.
         reply = self.client("sqs").create_queue(QueueName=name,
                                                 Attributes={"VisibilityTimeout": "900"})
@@ -352,18 +384,20 @@ class Bench:
         port = free_port()
         url = f"http://127.0.0.1:{port}/v1/logs"
         body = request_body(size)
-        queue = f"bench-{system}-{size}"
+        queue = self.queue_name(system, size)
         process = self.start(system, size, port)
         try:
             warm = self.wrk(url, body, self.args.warmup)
             before, cpu_before = self.tally.events_sent[queue], cpu_now(process.pid)
-            load = self.wrk(url, body, self.args.duration)
+            with RssSampler(process.pid) as rss:
+                load = self.wrk(url, body, self.args.duration)
             queued = self.tally.events_sent[queue] - before
             cpu = {k: v - cpu_before[k] for k, v in cpu_now(process.pid).items()}
         finally:
             stop(process)
-        row = {"system": system, "size": size, "load": load, "cpu": cpu}
-        if system != "nginx":
+        row = {"system": system, "size": size, "round": self.round, "queue": queue, "load": load,
+               "cpu": cpu, "rss_mb": rss.largest_mb()}
+        if system not in ("nginx", "trivial"):
             # +1: the POST that found the server ready
             started = time.monotonic()
             row.update(acked=(warm.requests + load.requests + 1) * size,
@@ -377,26 +411,65 @@ class Bench:
     def drain(self, system: str, size: int) -> dict:
         """Empty the queue into S3 with the project's drain; its SQS calls are counted too."""
         s3 = self.client("s3")
-        bucket = f"bench-lake-{system}-{size}"
+        bucket = f"bench-lake-{system}-{size}-{self.round}"
         s3.create_bucket(Bucket=bucket)
         queue = SqsQueue(self.queue_url(system, size), self.client("sqs"))
         return drain(queue, S3Lake(bucket, s3), DrainOptions(min_messages=1, margin_seconds=0))
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds used so far by a process and its live descendants (Linux /proc)."""
-    total, pending = 0.0, [pid]
+def tree_pids(pid: int) -> list[int]:
+    """A process and its live descendants (Linux /proc)."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
         with contextlib.suppress(OSError):  # a process may end while we look
-            stat = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(stat[11]) + int(stat[12])) / CLOCK_TICKS  # utime, stime
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(child) for child in (task / "children").read_text().split()]
+            found.append(current)
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by a process and its live descendants."""
+    total = 0.0
+    for current in tree_pids(pid):
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(stat[11]) + int(stat[12])) / CLOCK_TICKS  # utime, stime
     return total
+
+
+class RssSampler:
+    """The largest resident set of any one process of a server, sampled every 0.5 s under load
+    (the workers: the server's own supervisor process is smaller)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.largest = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            for current in tree_pids(self.pid):
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    pages = int(Path(f"/proc/{current}/statm").read_text().split()[1])
+                    self.largest = max(self.largest, pages * PAGE_BYTES)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def largest_mb(self) -> float:
+        return self.largest / 2**20
 
 
 def cpu_now(server_pid: int) -> dict[str, float]:
@@ -458,7 +531,7 @@ def print_throughput(rows: list[dict]) -> None:
 
 def sqs_figures(tally: SqsTally, row: dict) -> dict[str, tuple[float, float]]:
     """Per million drained events: (calls, billed 64 KiB units) for each kind of call and in total."""
-    queue = f"bench-{row['system']}-{row['size']}"
+    queue = row["queue"]
     events = row["drain"]["events"] or math.nan
     parts = {"send": SEND_ACTIONS, "receive": RECEIVE_ACTIONS, "delete": DELETE_ACTIONS, "total": None}
     figures = {}
@@ -476,39 +549,78 @@ def print_sqs(tally: SqsTally, rows: list[dict]) -> None:
           + " ".join(f"{p:>17}" for p in ("send", "receive", "delete", "total")))
     for r in (r for r in rows if "drain" in r):
         figures = sqs_figures(tally, r)
-        queue = f"bench-{r['system']}-{r['size']}"
+        queue = r["queue"]
         per_event = tally.sent_bytes(queue) / max(1, tally.events_sent[queue])
         cells = " ".join(f"{f'{calls:.0f} / {billed:.0f}':>17}" for calls, billed in figures.values())
         print(f"{r['system']:<9} {r['size']:>6} {r['acked']:>7} {r['drain']['events']:>7} "
               f"{per_event:>7.0f}  {cells}")
 
 
+def server_us_per_request(row: dict) -> float | None:
+    return row["cpu"]["server"] * 1e6 / row["load"].requests if row["load"].requests else None
+
+
+def cpu_ratio(rows: list[dict], row: dict) -> float | None:
+    """The row's server CPU per request over the trivial app's at the same size, same round."""
+    base = next((r for r in rows if r["system"] == "trivial" and r["size"] == row["size"]
+                 and r["round"] == row["round"]), None)
+    ours, floor = server_us_per_request(row), base and server_us_per_request(base)
+    return ours / floor if ours and floor else None
+
+
 def print_cpu(rows: list[dict]) -> None:
     """Where the machine's CPU went in each measured window: the share the server got is its
     real limit when the queue endpoint and the load generator run on the same cores."""
     print(f"\nCPU seconds in the measured window ({os.cpu_count()} CPUs; other load on the machine "
-          "is not shown)")
+          "is not shown); server CPU per request and its ratio to the trivial app's")
     print(f"{'system':<9} {'ev/req':>6} {'window':>7} {'server':>7} {'queue':>7} {'wrk':>7} "
-          f"{'server us/event':>16}")
+          f"{'us/request':>10} {'x trivial':>9} {'us/event':>8} {'RSS MB':>7}")
     for r in rows:
         cpu, load = r["cpu"], r["load"]
-        events = load.requests * r["size"]
-        per_event = f"{cpu['server'] * 1e6 / events:.0f}" if events else "-"
+        per_request = server_us_per_request(r)
+        ratio = cpu_ratio(rows, r)
+        cells = (f"{per_request:>10.0f} {ratio or 0:>9.2f} {per_request / r['size']:>8.0f}"
+                 if per_request else f"{'-':>10} {'-':>9} {'-':>8}")
         print(f"{r['system']:<9} {r['size']:>6} {load.seconds:>7.1f} {cpu['server']:>7.1f} "
-              f"{cpu['queue']:>7.1f} {cpu['wrk']:>7.1f} {per_event:>16}")
+              f"{cpu['queue']:>7.1f} {cpu['wrk']:>7.1f} {cells} {r['rss_mb']:>7.0f}")
+
+
+def spread(values: list[float]) -> str:
+    return (f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
+            if values else "-")
+
+
+def print_rounds(rows: list[dict]) -> None:
+    """Each figure's min / median / max over the rounds."""
+    rounds = len({r["round"] for r in rows})
+    print(f"\nOver {rounds} round(s): min / median / max")
+    print(f"{'system':<9} {'ev/req':>6} {'us/request':>22} {'x trivial':>22} {'req/s':>22} "
+          f"{'p50 ms':>22} {'p99 ms':>22}")
+    for key in dict.fromkeys((r["system"], r["size"]) for r in rows):
+        mine = [r for r in rows if (r["system"], r["size"]) == key]
+        figures = [
+            [v for v in map(server_us_per_request, mine) if v],
+            [v for v in (cpu_ratio(rows, r) for r in mine) if v],
+            [r["load"].per_second for r in mine],
+            [r["load"].p50_ms for r in mine if r["load"].requests],
+            [r["load"].p99_ms for r in mine if r["load"].requests],
+        ]
+        print(f"{key[0]:<9} {key[1]:>6} " + " ".join(f"{spread(f):>22}" for f in figures))
 
 
 def verdicts(tally: SqsTally, rows: list[dict]) -> list[str]:
-    """Each run's errors and durability, then the issue's two done-when targets."""
+    """Each run's errors and durability, then the done-when targets (issues 1 and 14); a ratio's
+    verdict is its median over the rounds."""
     lines = []
     for r in rows:
-        where = f"{r['system']} at {r['size']} events/request"
+        where = f"{r['system']} at {r['size']} events/request (round {r['round'] + 1})"
         if r["load"].failed:
             lines.append(f"FAIL {where}: {r['load'].failed} requests failed; its throughput is no result")
         if "drain" in r and r["drain"]["events"] < r["acked"]:
             lines.append(f"FAIL {where}: {r['acked']} events acknowledged, only {r['drain']['events']} "
                          "reached the lake")
-    by = {(r["system"], r["size"]): r for r in rows}
+    last = max(r["round"] for r in rows)
+    by = {(r["system"], r["size"]): r for r in rows if r["round"] == last}
     ours, original = by.get(("logdig", 20)), original_per_second(by, 20)
     if ours and original:
         ratio = acked_per_second(ours) / original
@@ -519,6 +631,28 @@ def verdicts(tally: SqsTally, rows: list[dict]) -> list[str]:
         lines.append(f"{'PASS' if calls <= TARGET_PER_MILLION else 'FAIL'} at 20 events/request: "
                      f"{calls:.0f} SQS requests per million events (target <= {TARGET_PER_MILLION}); "
                      f"billed 64 KiB units: {billed:.0f}")
+    return lines + cost_verdicts(tally, rows)
+
+
+def cost_verdicts(tally: SqsTally, rows: list[dict]) -> list[str]:
+    lines = []
+    logdig = [r for r in rows if r["system"] == "logdig"]
+    for size, target in TARGET_CPU_RATIO.items():
+        ratios = [v for v in (cpu_ratio(rows, r) for r in logdig if r["size"] == size) if v]
+        if ratios:
+            median = statistics.median(ratios)
+            lines.append(f"{'PASS' if median <= target else 'FAIL'} at {size} event(s)/request: server CPU "
+                         f"per request {median:.2f}x the trivial Flask app's (median of {len(ratios)}; "
+                         f"min {min(ratios):.2f}, max {max(ratios):.2f}; target <= {target}x)")
+    if logdig:
+        rss = max(r["rss_mb"] for r in logdig)
+        lines.append(f"{'PASS' if rss <= TARGET_RSS_MB else 'FAIL'} RSS per worker under load: at most "
+                     f"{rss:.0f} MB (target <= {TARGET_RSS_MB} MB)")
+    billed = [sqs_figures(tally, r)["total"][1] for r in logdig if r["size"] == 1]
+    if billed:
+        lines.append(f"{'PASS' if max(billed) <= TARGET_BILLED_AT_1 else 'FAIL'} at 1 event/request: "
+                     f"{max(billed):.0f} SQS billed requests per million events at most "
+                     f"(target <= {TARGET_BILLED_AT_1})")
     return lines
 
 
@@ -556,11 +690,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--wrk-threads", type=positive, default=2, help="wrk threads (2)")
     parser.add_argument("--sizes", type=sizes, default="1,20", help="events per request, comma list (1,20)")
     parser.add_argument("--systems", type=systems, default=",".join(SYSTEMS), help="which systems (all)")
-    parser.add_argument("--workers", type=positive, default=2, help="gunicorn workers / nginx workers (2)")
-    parser.add_argument("--gunicorn-threads", type=positive, default=16,
-                        help="gthread threads per worker (16)")
+    parser.add_argument("--repeat", type=positive, default=1,
+                        help="rounds of every system, interleaved; figures as min/median/max (1)")
+    parser.add_argument("--workers", type=positive, default=None,
+                        help="LOGDIG_WORKERS for the collectors (default: as LogDig ships)")
+    parser.add_argument("--threads", type=positive, default=None,
+                        help="LOGDIG_THREADS for the collectors (default: as LogDig ships)")
     parser.add_argument("--flush-wait-ms", type=int, default=None,
-                        help="LOGDIG_FLUSH_WAIT_MS for the collector (default: its own default)")
+                        help="LOGDIG_FLUSH_WAIT_MS for the collector (default: as LogDig ships)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir with the servers' logs")
     args = parser.parse_args(argv)
     for tool in ("wrk", *(["nginx"] if "nginx" in args.systems else [])):
@@ -576,24 +713,33 @@ def main(argv: list[str] | None = None) -> int:
     tally = SqsTally()
     server, moto_url = start_moto(tally)
     bench = Bench(args, workdir, moto_url, tally)
+    shipped = load_settings({k: str(getattr(args, o)) for k, o in (("LOGDIG_WORKERS", "workers"),
+                             ("LOGDIG_THREADS", "threads")) if getattr(args, o) is not None})
     print(f"bench: {args.duration:g} s per run, {args.connections} connections, {os.cpu_count()} CPUs, "
-          f"{args.workers} workers x {args.gunicorn_threads} threads; work dir {workdir}", flush=True)
+          f"collectors {shipped.workers} workers x {shipped.threads} threads, trivial gunicorn gthread "
+          f"{TRIVIAL_WORKERS}x{TRIVIAL_THREADS}; {args.repeat} round(s); work dir {workdir}", flush=True)
     rows = []
     try:
-        for size in args.sizes:
-            for system in args.systems:
-                started = time.monotonic()
-                rows.append(bench.measure(system, size))
-                drained = rows[-1].get("drain_seconds")
-                print(f"  {system} at {size} events/request: {time.monotonic() - started:.0f} s"
-                      + (f" (drain {drained:.0f} s)" if drained is not None else ""), flush=True)
+        for bench.round in range(args.repeat):
+            for size in args.sizes:
+                for system in args.systems:
+                    started = time.monotonic()
+                    rows.append(bench.measure(system, size))
+                    drained = rows[-1].get("drain_seconds")
+                    print(f"  round {bench.round + 1}: {system} at {size} events/request: "
+                          f"{time.monotonic() - started:.0f} s"
+                          + (f" (drain {drained:.0f} s)" if drained is not None else ""), flush=True)
     finally:
         server.shutdown()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    print_throughput(rows)
-    print_sqs(tally, rows)
-    print_cpu(rows)
+    for number in range(args.repeat):
+        this_round = [r for r in rows if r["round"] == number]
+        print(f"\n======== round {number + 1} of {args.repeat}")
+        print_throughput(this_round)
+        print_sqs(tally, this_round)
+        print_cpu(this_round)
+    print_rounds(rows)
     lines = verdicts(tally, rows)
     print("\n" + "\n".join(lines))
     return 1 if any(line.startswith("FAIL") for line in lines) else 0

@@ -18,11 +18,11 @@ LAMBDA_PATHS = ("lambda_sqs_to_s3", "logdig", "config.py")
 LAMBDA_REQUIRED = ("lambda_sqs_to_s3/handler.py", "config.py")
 LAMBDA_HANDLER = "lambda_sqs_to_s3.handler.lambda_handler"
 
-BEANSTALK_PATHS = ("app", "logdig", "config.py", "gunicorn.conf.py", "requirements.txt", "static")
+BEANSTALK_PATHS = ("app", "logdig", "config.py", "requirements.txt", "static")
 BEANSTALK_REQUIRED = ("app/__init__.py", "config.py", "requirements.txt")
-# Beanstalk's nginx forwards to port 8000; workers, threads and the worker class come from
-# gunicorn.conf.py (in the bundle), which reads them from the settings as local mode does.
-PROCFILE = 'web: gunicorn --bind :8000 "app:create_app()"\n'
+# Beanstalk's nginx forwards to port 8000; app.server (in the bundle) reads workers and threads
+# from the settings as local mode does (README: collector performance).
+PROCFILE = "web: python -m app.server --host 0.0.0.0 --port 8000\n"
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 SKIPPED_DIRS = {"__pycache__", "tests", ".pytest_cache"}

@@ -7,10 +7,10 @@ import io
 import json
 import os
 import re
-import runpy
 import shlex
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -18,9 +18,11 @@ import pytest
 import requests
 
 import setup_aws
-from app.__main__ import gunicorn_command
+from app import server
+from app.__main__ import server_command
 from config import load_settings
 from deploy import bundles
+from tests.localserver import free_port
 
 VENV_BIN = Path(sys.executable).parent
 ROOT = setup_aws.ROOT
@@ -152,14 +154,16 @@ def procfile_command(bundle_dir: Path) -> list[str]:
 def test_procfile_command_starts_the_collector_and_answers_get_root(tmp_path):
     bundle_dir = unpack(bundles.beanstalk_bundle(ROOT), tmp_path / "bundle")
     command = procfile_command(bundle_dir)
-    assert command[0] == "gunicorn" and command[command.index("--bind") + 1] == ":8000"
-    # Same command; only the address moves to a free loopback port (port 0: gunicorn picks).
-    command[command.index("--bind") + 1] = "127.0.0.1:0"
+    assert command[:3] == ["python", "-m", "app.server"]
+    assert command[command.index("--port") + 1] == "8000"
+    # Same command; only the address moves to a free loopback port.
+    command[command.index("--host") + 1] = "127.0.0.1"
+    command[command.index("--port") + 1] = str(port := free_port())
     env = clean_env(LOGDIG_DATA_DIR=str(tmp_path / "data"), PATH=f"{VENV_BIN}:{os.environ['PATH']}")
     server = subprocess.Popen(command, cwd=bundle_dir, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        url = listening_url(server)
-        answer = requests.get(url + "/", timeout=10)
+        url = f"http://127.0.0.1:{port}"
+        answer = get_when_up(url + "/", server)
         assert answer.status_code == 200
         assert answer.json() == {"RESTful Server": "Success"}
         tracker = requests.get(url + "/clickTracker.js", timeout=10)
@@ -170,30 +174,37 @@ def test_procfile_command_starts_the_collector_and_answers_get_root(tmp_path):
         server.stderr.close()
 
 
-def listening_url(server: subprocess.Popen) -> str:
-    """gunicorn logs 'Listening at: http://127.0.0.1:PORT' once its socket is bound."""
-    seen = []
-    for line in server.stderr:
-        seen.append(line)
-        match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", line)
-        if match:
-            return match.group(1)
-    raise AssertionError("gunicorn exited before listening:\n" + "".join(seen))
+def get_when_up(url: str, server: subprocess.Popen, timeout: float = 60) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            return requests.get(url, timeout=10)
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise AssertionError("the Procfile command exited or never listened:\n" + server.stderr.read())
 
 
 def test_beanstalk_and_local_mode_take_workers_and_threads_from_the_settings(tmp_path, monkeypatch):
-    # GIVEN the bundle's gunicorn.conf.py (what the Procfile's gunicorn reads) and settings set
-    bundle_dir = unpack(bundles.beanstalk_bundle(ROOT), tmp_path / "bundle")
+    # GIVEN settings for workers and threads, and granian replaced by a recorder of its options
     monkeypatch.setenv("LOGDIG_WORKERS", "3")
     monkeypatch.setenv("LOGDIG_THREADS", "5")
-    monkeypatch.setattr(sys, "path", list(sys.path))  # the conf file puts its folder first
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    seen = {}
 
-    # WHEN gunicorn would read it, THEN it serves with those settings, and the Procfile and local
-    # mode's command state none of their own
-    conf = runpy.run_path(str(bundle_dir / "gunicorn.conf.py"))
-    assert (conf["workers"], conf["threads"], conf["worker_class"]) == (3, 5, "gthread")
-    procfile = procfile_command(bundle_dir)
-    local = gunicorn_command(load_settings())
-    for command in (procfile, local):
-        assert not {"--workers", "--threads", "-w", "--worker-class"} & set(command)
-    assert local[local.index("--config") + 1] == str(ROOT / "gunicorn.conf.py")
+    class Recorder:
+        def __init__(self, target, **options):
+            seen.update(options, target=target)
+
+        def serve(self):
+            seen["served"] = True
+
+    monkeypatch.setattr("granian.Granian", Recorder)
+    # WHEN the Procfile's command runs app.server
+    procfile = procfile_command(unpack(bundles.beanstalk_bundle(ROOT), tmp_path / "bundle"))
+    assert server.main(procfile[3:]) == 0
+    # THEN the server gets them from the settings, and neither the Procfile nor local mode's
+    # command states its own
+    assert (seen["workers"], seen["blocking_threads"], seen["served"]) == (3, 5, True)
+    assert (seen["address"], seen["port"]) == ("0.0.0.0", 8000)
+    for command in (procfile, server_command(load_settings())):
+        assert not {"--workers", "--threads", "--blocking-threads"} & set(command)
