@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app import server
 from config import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,8 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def server_command(settings: Settings) -> list[str]:
     """The collector's server as the Beanstalk Procfile runs it, on the settings' address."""
-    return [sys.executable, str(ROOT / "app" / "server.py"),  # from any working directory
-            "--host", settings.host, "--port", str(settings.port)]
+    return server.command(settings)
 
 
 def child_env(settings: Settings) -> dict[str, str]:

@@ -2,22 +2,26 @@
 
 granian in WSGI mode: it reads, parses and answers HTTP in Rust (tokio), so a request costs the
 Python side only the app itself (bench/collector.py: ~125 µs of server CPU a request for a trivial
-Flask app, ~330 under gunicorn gthread), and a slow client (slowloris) holds a Rust task, not one
-of the Python threads. Workers (processes) and threads per worker come from the settings
-(LOGDIG_WORKERS, LOGDIG_THREADS): the threads are what the group commit batches across.
+Flask app, ~330 under gunicorn gthread), and a slow client (slowloris) holds a Rust task with a
+header deadline, not one of the Python threads. Workers (processes) and threads per worker come
+from the settings (LOGDIG_WORKERS, LOGDIG_THREADS): the threads of a worker are what its group
+commit batches across.
 
     python -m app.server [--host HOST] [--port PORT]     # defaults: LOGDIG_HOST, LOGDIG_PORT
 
 The Beanstalk Procfile runs this with --host 0.0.0.0 --port 8000 (deploy/bundles.py); local mode
-(`python -m app`) runs it with the settings' address. It prepares the workers' Prometheus
-directory, then becomes granian (exec: same process, so signals reach the server directly).
+(`python -m app`) runs it with the settings' address. The app's modules are imported before the
+workers fork, so a worker is serving within milliseconds of its start (and a stop asked for while
+it starts is not left waiting on imports).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -27,19 +31,15 @@ sys.path.insert(0, str(ROOT))  # config.py sits beside app/ (Beanstalk runs from
 
 from config import ConfigError, Settings, load_settings  # noqa: E402
 
-GRACEFUL_SECONDS = 10
+APP = "app:create_app"
+GRACEFUL_SECONDS = 10  # a stop waits this long for requests in flight, as gunicorn's did
+_app = APP  # set by serve() before the workers fork: what _worker_app builds
 
 
-def command(settings: Settings, host: str, port: int, target: str = "app:create_app") -> list[str]:
-    return [
-        sys.executable, "-m", "granian", "--interface", "wsgi", "--factory",
-        "--host", host, "--port", str(port),
-        "--workers", str(settings.workers), "--blocking-threads", str(settings.threads),
-        # As gunicorn did: a worker that dies is replaced, and a stop waits for requests in flight.
-        "--respawn-failed-workers", "--workers-kill-timeout", str(GRACEFUL_SECONDS),
-        "--log-level", "warning", "--working-dir", str(ROOT),
-        target,
-    ]
+def command(settings: Settings, app: str = APP) -> list[str]:
+    """This server on the settings' address, as a command (local mode; the bench's baselines)."""
+    return [sys.executable, str(Path(__file__).resolve()), "--host", settings.host,
+            "--port", str(settings.port), "--app", app]
 
 
 def prometheus_dir() -> str:
@@ -52,25 +52,51 @@ def prometheus_dir() -> str:
     return path
 
 
+def _worker_app():
+    """The app, as each worker builds it. A worker starts with its parent's signal handlers,
+    which only note a stop, and granian installs its own once the app is built: a stop asked for
+    while the app builds (local mode loads the dashboard and DuckDB then) would wait for the kill
+    timeout. With the default handlers back, it ends the worker at once, as under gunicorn."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    module, _, factory = _app.partition(":")
+    return getattr(importlib.import_module(module), factory)()
+
+
+def serve(settings: Settings, host: str, port: int, app: str = APP) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    global _app
+    _app = app
+    # Before any import of prometheus_client, which reads it at import time.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir()
+    importlib.import_module(app.split(":")[0])  # the workers fork with it loaded
+    Granian(f"{__name__}:_worker_app", address=host, port=port, interface=Interfaces.WSGI, factory=True,
+            workers=settings.workers, blocking_threads=settings.threads,
+            # As gunicorn did: a worker that dies is replaced, a stop waits for requests in flight.
+            respawn_failed_workers=True, workers_kill_timeout=GRACEFUL_SECONDS,
+            log_level=LogLevels.error,  # not its warning about 16 threads per worker
+            working_dir=ROOT).serve()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", help="address to listen on (default: LOGDIG_HOST)")
     parser.add_argument("--port", type=int, help="port to listen on (default: LOGDIG_PORT)")
+    parser.add_argument("--app", default=APP, help=f"WSGI app factory, module:function ({APP})")
     args = parser.parse_args(argv)
+    if args.port is not None and not 0 < args.port < 65536:
+        parser.error(f"--port: {args.port} is not a port number (1-65535)")
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"logdig: configuration error: {exc}", file=sys.stderr)
         return 2
-    if args.port is not None and not 0 < args.port < 65536:
-        parser.error(f"--port: {args.port} is not a port number (1-65535)")
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": prometheus_dir()}
-    argv_ = command(settings, args.host or settings.host, args.port or settings.port)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(argv_[0], argv_, env)
-    return 0  # not reached
+    serve(settings, args.host or settings.host, args.port or settings.port, args.app)
+    return 0
 
 
 if __name__ == "__main__":

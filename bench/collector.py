@@ -349,8 +349,7 @@ class Bench:
         if system == "trivial":
             return trivial_command(port), env
         if system == "original":
-            command = collector_server.command(settings, "127.0.0.1", port,
-                                               "bench.original_app:create_app")
+            command = collector_server.command(settings, "bench.original_app:create_app")
         else:
             command = server_command(settings)
         return command, {**env, **child_env(settings)}

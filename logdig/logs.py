@@ -5,7 +5,7 @@ The collector logs one line per request. Formatting and writing it on the reques
 does a QueueHandler/QueueListener pair (~60 µs: each record wakes the listener, which then
 contends for the GIL). So the collector's handler only appends the record to a deque (atomic, no
 lock, nothing woken) and a thread of its own formats and writes what gathered, in one write,
-every 0.2 s and at exit: lines reach stderr at most that much later, in order.
+every 0.2 s and at exit (a SIGKILL loses at most the last 0.2 s of lines), in order.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import atexit
 import collections
 import json
 import logging
+import multiprocessing.util
 import sys
 import threading
 
@@ -55,7 +56,10 @@ class BatchWriter(logging.Handler):
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
         self._thread.start()
+        # What gathered is written at exit: atexit for a plain process, and a multiprocessing
+        # finalizer for a server worker, which leaves through os._exit() without atexit.
         atexit.register(self.close)
+        multiprocessing.util.Finalize(self, self.close, exitpriority=100)
 
     def handle(self, record: logging.LogRecord) -> bool:
         # No handler lock: deque.append is atomic, and the writer thread is not woken.

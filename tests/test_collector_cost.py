@@ -21,7 +21,7 @@ def reference(raw, where="event"):
         return exc
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=clean_events | dirty_events)
 def test_fast_validation_accepts_only_what_the_checks_accept_and_gives_the_same_event(raw):
     # GIVEN any event a client might send; WHEN both paths validate it
