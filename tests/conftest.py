@@ -18,9 +18,11 @@ SLOWER_TIERS = ("process", "wire", "browser", "spark", "slow")
 PROCESS_FIXTURES = {"seaweed", "make_local_server", "local_server"}
 # Modules whose tests each deploy or tear down a whole stack on moto (seconds apiece): slow.
 SLOW_MODULES = ("test_setup_aws.py", "test_setup_aws_beanstalk.py", "test_setup_aws_ops")
-# Tests that rebuild or compare whole query stores many times over (tens of seconds in all): slow.
+# Tests that rebuild or compare whole query stores many times over, or rewrite every version of
+# a versioned S3 lake (seconds to tens of seconds each): slow.
 SLOW_TESTS = {"test_the_store_gives_the_same_answers_as_the_lake",
-              "test_visitors_on_two_sites_and_redeliveries_across_the_first_day"}
+              "test_visitors_on_two_sites_and_redeliveries_across_the_first_day",
+              "test_forget_on_a_versioned_s3_lake_leaves_no_version_with_the_visitor"}
 
 
 def pytest_collection_modifyitems(items):

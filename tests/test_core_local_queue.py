@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 
+import pytest
+
 from logdig.local_queue import LocalQueue
 
 
@@ -58,6 +60,7 @@ def _send(path: str, worker: int) -> None:
         queue.send_batch([f"{worker}-{i}\n"])
 
 
+@pytest.mark.process
 def test_several_processes_send_while_one_receives(tmp_path):
     path = str(tmp_path / "q.sqlite3")
     queue = LocalQueue(path, visibility_timeout=300)
