@@ -18,7 +18,6 @@ named by the SHA-256 of its bytes like the batcher's:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from logdig.lake_layout import day_of_folder, listed_days, object_key  # noqa: E402
 
 SITES = ["shop.example.com", "blog.example.com", "docs.example.org", "www.example.net",
          "app.example.io"]
@@ -185,11 +186,10 @@ def _publish(tmp: Path, lake_root: Path, prefix: str) -> int:
     """Each written part renamed into <prefix>dt=.../<sha256>.jsonl.gz, as the batcher names it."""
     count = 0
     for part in sorted(tmp.rglob("*.gz")):
-        dt = next(p.split("=", 1)[1] for p in part.parts if p.startswith("dt="))
-        digest = hashlib.sha256(part.read_bytes()).hexdigest()
-        folder = lake_root / f"{prefix}dt={dt}"
-        folder.mkdir(parents=True, exist_ok=True)
-        os.replace(part, folder / f"{digest}.jsonl.gz")
+        dt = next(filter(None, map(day_of_folder, part.parts)))
+        target = lake_root / object_key(prefix, dt, part.read_bytes())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part, target)
         count += 1
     return count
 
@@ -227,7 +227,7 @@ def compact_all(lake_root: Path, prefix: str = "events/") -> int:
     from analysis import compact, lake_files
 
     lake = lake_files.open_lake(lake_root.as_uri(), prefix)
-    days = sorted(p.name.split("=", 1)[1] for p in (lake_root / prefix).glob("dt=*"))
+    days = listed_days(lake.lake, prefix)
     for dt in days:
         compact.compact_day(lake, dt)
     return len(days)
