@@ -110,7 +110,7 @@ class Settings:
     service_name: str = _setting("logdig", _service_name, "Names the AWS resources")
     host: str = _setting("127.0.0.1", str, "Local server address")
     port: int = _setting(8000, _int(0, 65535), "Local server port")
-    workers: int = _setting(2, _int(1, 64), "Collector worker processes (gunicorn)")
+    workers: int = _setting(2, _int(1, 64), "Collector worker processes (app/server.py)")
     threads: int = _setting(16, _int(1, 256), "Threads per collector worker")
     data_dir: Path = _setting(Path("./data"), Path, "Local mode: queue and lake live here")
     queue_url: str = _setting("", str, "SQS queue URL; set it to use SQS instead of the local queue")
