@@ -43,6 +43,8 @@ class LocalServer:
             "LOGDIG_MIN_MESSAGES": "10000000",
             "LOGDIG_MAX_WAIT_SECONDS": "86400",
             "LOGDIG_DRAIN_INTERVAL_SECONDS": "3600",
+            # Two workers (the default is one): group commits and /metrics across processes.
+            "LOGDIG_WORKERS": "2",
             **(env or {}),
         }
         self.process: subprocess.Popen | None = None

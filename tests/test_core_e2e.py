@@ -30,7 +30,7 @@ def test_thousand_events_land_as_thousand_distinct_lines(local_server):
     keys = [p.relative_to(local_server.lake_dir).as_posix()
             for p in local_server.lake_dir.rglob("*.jsonl.gz")]
     assert keys and all(KEY_RE.match(k) for k in keys)
-    # and /metrics sums both gunicorn workers
+    # and /metrics sums both server workers
     metrics = requests.get(local_server.url + "/metrics", timeout=10).text
     assert "logdig_events_accepted_total 1000.0" in metrics
 

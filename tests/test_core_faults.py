@@ -412,7 +412,7 @@ def test_a_failed_batch_fails_exactly_the_requests_that_had_events_in_it(tmp_pat
 
 
 def children(process: subprocess.Popen) -> list[int]:
-    """`python -m app`'s children: gunicorn (its workers in its process group) and the drain timer.
+    """`python -m app`'s children: the server (its workers in its process group) and the drain timer.
     They run in sessions of their own, so each is also a process group id."""
     return [int(pid) for pid in
             Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
@@ -491,7 +491,7 @@ def test_ctrl_c_stops_every_process_and_keeps_accepted_events(make_local_server,
 
 
 def test_a_drainer_racing_two_collector_workers_loses_and_doubles_nothing(make_local_server):
-    # GIVEN local mode (2 gunicorn workers) whose timer drains every 50 ms, whatever is queued
+    # GIVEN local mode (2 server workers) whose timer drains every 50 ms, whatever is queued
     server = make_local_server(env={"LOGDIG_MIN_MESSAGES": "1", "LOGDIG_MAX_WAIT_SECONDS": "0",
                                     "LOGDIG_DRAIN_INTERVAL_SECONDS": "0.05"})
     # WHEN 1000 events arrive in 100 concurrent requests while it drains

@@ -34,7 +34,7 @@ def moto():
 
 @pytest.fixture
 def aws_server(moto, make_local_server, monkeypatch):
-    """Local mode's collector (gunicorn, 2 workers) with SQS and S3 on moto's server."""
+    """Local mode's collector (2 server workers) with SQS and S3 on moto's server."""
     queue_url, bucket = moto.create_queue(), moto.create_bucket()
     server = make_local_server(env={**moto.env(), "LOGDIG_QUEUE_URL": queue_url,
                                     "LOGDIG_BUCKET": bucket})
