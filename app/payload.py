@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
+
 from logdig.errors import InvalidInput
 from logdig.events import FIELDS, clean_text, validate
 
@@ -19,6 +21,10 @@ def parse_json(body: bytes, content_type: str) -> Any:
     if content_type.split(";")[0].strip().lower() not in JSON_TYPES:
         raise InvalidInput("Content-Type", "must be application/json or text/plain",
                            code="unsupported_media_type", status=415)
+    try:  # msgspec decodes in C, ~3x faster; what it refuses (NaN, 1e400, a lone surrogate
+        return msgspec.json.decode(body)  # escape, bad input) json decides and words, as before
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        pass
     try:
         return json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:

@@ -4,11 +4,14 @@ field-by-field checks, the IPv4 anonymizer against ipaddress, the fast event ids
 from __future__ import annotations
 
 import ipaddress
+import json
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.payload import parse_json
 from logdig import events
 from logdig.errors import InvalidInput
 from tests.test_core_property import clean_events, dirty_events
@@ -73,3 +76,19 @@ def test_random_uuid_is_a_version_4_uuid_written_as_uuid_writes_it():
     for text in ids:
         parsed = uuid.UUID(text)
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.binary(max_size=60) | st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(st.characters(exclude_categories=())),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6).map(lambda doc: json.dumps(doc).encode()))
+def test_the_body_decodes_as_json_decodes_it(body):
+    # GIVEN any body; WHEN the collector decodes it; THEN it gets what json gives, or json's error
+    try:
+        expected = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        with pytest.raises(InvalidInput):
+            parse_json(body, "application/json")
+        return
+    assert repr(parse_json(body, "application/json")) == repr(expected)
