@@ -584,9 +584,9 @@ def print_cpu(rows: list[dict]) -> None:
               f"{cpu['queue']:>7.1f} {cpu['wrk']:>7.1f} {cells} {r['rss_mb']:>7.0f}")
 
 
-def spread(values: list[float]) -> str:
-    return (f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
-            if values else "-")
+def spread(values: list[float], digits: int) -> str:
+    return (f"{min(values):.{digits}f} / {statistics.median(values):.{digits}f} / "
+            f"{max(values):.{digits}f}" if values else "-")
 
 
 def print_rounds(rows: list[dict]) -> None:
@@ -604,7 +604,8 @@ def print_rounds(rows: list[dict]) -> None:
             [r["load"].p50_ms for r in mine if r["load"].requests],
             [r["load"].p99_ms for r in mine if r["load"].requests],
         ]
-        print(f"{key[0]:<9} {key[1]:>6} " + " ".join(f"{spread(f):>22}" for f in figures))
+        cells = (spread(f, d) for f, d in zip(figures, (0, 2, 0, 1, 1), strict=True))
+        print(f"{key[0]:<9} {key[1]:>6} " + " ".join(f"{cell:>22}" for cell in cells))
 
 
 def verdicts(tally: SqsTally, rows: list[dict]) -> list[str]:
