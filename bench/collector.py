@@ -578,7 +578,8 @@ def print_cpu(rows: list[dict]) -> None:
         cpu, load = r["cpu"], r["load"]
         per_request = server_us_per_request(r)
         ratio = cpu_ratio(rows, r)
-        cells = (f"{per_request:>10.0f} {ratio or 0:>9.2f} {per_request / r['size']:>8.0f}"
+        ratio_cell = f"{ratio:>9.2f}" if ratio else f"{'-':>9}"
+        cells = (f"{per_request:>10.0f} {ratio_cell} {per_request / r['size']:>8.0f}"
                  if per_request else f"{'-':>10} {'-':>9} {'-':>8}")
         print(f"{r['system']:<9} {r['size']:>6} {load.seconds:>7.1f} {cpu['server']:>7.1f} "
               f"{cpu['queue']:>7.1f} {cpu['wrk']:>7.1f} {cells} {r['rss_mb']:>7.0f}")
