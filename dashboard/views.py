@@ -17,6 +17,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -32,7 +33,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from dashboard import framing, ranges
-from dashboard.auth import COOKIE, SESSION_SECONDS, Gate
+from dashboard.auth import COOKIE, SESSION_SECONDS, Gate, is_loopback
 from dashboard.data import REPORT_PARAMS, Source, iso
 from logdig.errors import InvalidInput, LakeError
 
@@ -83,9 +84,15 @@ def _handled(exc):
 
 @bp.before_request
 def _require_sign_in():
+    gate = _gate()
+    if gate.open and not is_loopback(urlsplit("//" + request.host).hostname or ""):
+        # Open on loopback, but only to pages of a loopback origin: a site whose name is
+        # re-pointed at 127.0.0.1 (DNS rebinding) must not read this API from a browser.
+        raise InvalidInput("Host", f"{request.host!r} is not a loopback address: open the "
+                           "dashboard at 127.0.0.1 or localhost", code="forbidden", status=403)
     if request.endpoint in ("dashboard.signin", "dashboard.asset"):
         return None
-    if _gate().signed_in(request.cookies.get(COOKIE)):
+    if gate.signed_in(request.cookies.get(COOKIE)):
         return None
     if request.path.startswith("/api/"):
         return error(InvalidInput(None, "sign in at /dashboard/signin first", code="unauthorized",

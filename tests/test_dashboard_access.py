@@ -125,6 +125,14 @@ def test_liveinsight_endpoints(lake):
     assert pages == client.get("/api/reports/pages?from=2026-11-21&to=2026-11-21").json
 
 
+def test_open_on_loopback_only_to_a_loopback_host_name(lake):
+    client = client_for(lake)
+    assert client.get("/api/status", base_url="http://[::1]:8000").status_code == 200
+    # A site re-pointed at 127.0.0.1 (DNS rebinding) gets nothing.
+    reply = client.get("/api/status", base_url="http://evil.test:8000")
+    assert reply.status_code == 403 and reply.json["error"]["field"] == "Host"
+
+
 def test_off_loopback_without_a_password_the_dashboard_is_not_served(lake, caplog):
     with caplog.at_level(logging.WARNING, logger="logdig.dashboard"):
         client = client_for(lake, host="0.0.0.0")
