@@ -154,5 +154,5 @@ class Source:
     def _realtime_lake(self, days: list[str]):
         if self.queue_path is not None and self.lake.is_local:
             return pending.with_queue(self.lake, self.queue_path, days)
-        return nullcontext(self.lake)
+        return nullcontext(None)  # no queue: the store (or the lake) as every report
 
