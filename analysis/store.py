@@ -306,9 +306,18 @@ def _open_build(path: Path, lake: lake_files.LakeLocation, wait_s: float):
             return con
         con.close()
         _remove(target)
-    con = connect(target, read_only=False, wait_s=wait_s)
-    _create(con, lake)
-    return con
+    # Made under another name and renamed: a kill mid-creation leaves no schema-less file that
+    # looks like a build in progress.
+    empty = target.with_name(target.name + ".new")
+    _remove(empty)
+    con = connect(empty, read_only=False, wait_s=wait_s)
+    try:
+        _create(con, lake)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(empty, target)
+    return connect(target, read_only=False, wait_s=wait_s)
 
 
 def sync(lake: lake_files.LakeLocation, path: str | Path | None = None, rescan: bool = False,
