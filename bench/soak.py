@@ -63,11 +63,13 @@ class Tally:
     acked: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
+    slowest: tuple[float, float, str] = (0.0, 0.0, "")  # seconds, started at (s into the run), status
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, seconds: float, status: str, ids: list[str]) -> None:
+    def record(self, seconds: float, status: str, ids: list[str], at: float) -> None:
         with self.lock:
             self.latencies.append(seconds)
+            self.slowest = max(self.slowest, (seconds, at, status))
             self.statuses[status] += 1
             self.acked.extend(ids)
 
@@ -183,7 +185,7 @@ class Mode:
             self.moto.stop()
 
 
-def post(url: str, tally: Tally) -> None:
+def post(url: str, tally: Tally, run_start: float) -> None:
     events = [{"event_type": "click", "event_id": str(uuid.uuid4()), "x": 1, "y": 2,
                "current_page": "https://soak.example/", "timestamp": utc_now_iso()}
               for _ in range(EVENTS_PER_REQUEST)]
@@ -194,7 +196,7 @@ def post(url: str, tally: Tally) -> None:
         ids = reply.json()["event_ids"] if reply.status_code == 202 else []
     except requests.RequestException as exc:
         status, ids = type(exc).__name__, []
-    tally.record(time.perf_counter() - started, status, ids)
+    tally.record(time.perf_counter() - started, status, ids, time.monotonic() - run_start)
 
 
 def load(mode: Mode, args, schedule: list[tuple[float, str]]) -> tuple[Tally, list[str]]:
@@ -216,7 +218,7 @@ def load(mode: Mode, args, schedule: list[tuple[float, str]]) -> tuple[Tally, li
                                                              unit="req", leave=False) as bar:
         for n in range(total):
             time.sleep(max(0.0, start + n / args.rate - time.monotonic()))
-            pool.submit(post, url, tally).add_done_callback(lambda _: bar.update())
+            pool.submit(post, url, tally, start).add_done_callback(lambda _: bar.update())
     fault_thread.join()
     return tally, log
 
@@ -252,6 +254,8 @@ def report(mode: Mode, tally: Tally, log: list[str], args) -> dict:
           f"{args.duration:g} s; faults:")
     print("\n".join(log) or "  (none)")
     print(f"   statuses: {dict(tally.statuses)}")
+    seconds, at, status = tally.slowest
+    print(f"   slowest request: {seconds * 1000:.0f} ms, sent {at - seconds:.1f} s into the run, {status}")
     for key, value in result.items():
         print(f"   {key:>22}: {value}")
     return result
