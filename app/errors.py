@@ -26,20 +26,20 @@ def retry_later(body: dict) -> Response:
 def error_response(exc: Exception) -> Response:
     """The project's JSON error for every failure a client can cause or see."""
     if isinstance(exc, QueueUnavailable):
-        metrics.REJECTED.labels("queue_unavailable").inc()
+        metrics.count_rejected("queue_unavailable")
         emit(log, "queue_unavailable", error=str(exc))
         return retry_later({"error": {"code": "queue_unavailable", "field": None, "message":
                                       "the queue is unreachable; nothing was accepted, retry later"}})
     if isinstance(exc, InvalidInput):
         body, status = exc.to_json(), exc.status
-        metrics.REJECTED.labels(exc.code).inc()
+        metrics.count_rejected(exc.code)
     else:
         status = exc.code if isinstance(exc, HTTPException) else 500
         body = {"error": {"code": "http_" + str(status), "field": None,
                           "message": getattr(exc, "description", "internal error")}}
         if status == 413:
             body["error"]["field"] = "body"
-            metrics.REJECTED.labels("body_too_large").inc()
+            metrics.count_rejected("body_too_large")
     response = jsonify(body)
     response.status_code = status
     return response

@@ -34,7 +34,7 @@ def accept(events: list[dict], wheres: list[str]) -> tuple[dict, int]:
     authorize(events, wheres, settings, request.headers.get("Origin"))
     enriched = enrich_all(events, request.remote_addr or "", settings)
     commit([dumps(event) for event in enriched], wheres)
-    metrics.ACCEPTED.inc(len(enriched))
+    metrics.count_accepted(len(enriched))
     g.events = len(enriched)  # for the request log line
     return {"accepted": len(enriched), "event_ids": [e["event_id"] for e in enriched]}, 202
 

@@ -6,6 +6,7 @@ workers start, and the endpoint then sums every worker's numbers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from prometheus_client import (
@@ -28,11 +29,28 @@ FLUSH_SECONDS = Histogram(
 )
 
 
+# In multiprocess mode a value lives in an mmap'd file that grows (or is made, in a new worker)
+# on first use: on a full disk that write fails. A number we cannot count must not change the
+# answer: a 503 must not become a 500, nor an acknowledged request a 500 the tracker would retry.
+_uncountable = contextlib.suppress(OSError)
+
+
+def count_accepted(events: int) -> None:
+    with _uncountable:
+        ACCEPTED.inc(events)
+
+
+def count_rejected(reason: str) -> None:
+    with _uncountable:
+        REJECTED.labels(reason).inc()
+
+
 def observe_flush(events: int, messages: int, billed: int, seconds: float) -> None:
-    FLUSHES.inc()
-    MESSAGES.inc(messages)
-    BILLED.inc(billed)
-    FLUSH_SECONDS.observe(seconds)
+    with _uncountable:
+        FLUSHES.inc()
+        MESSAGES.inc(messages)
+        BILLED.inc(billed)
+        FLUSH_SECONDS.observe(seconds)
 
 
 def render() -> tuple[bytes, str]:
