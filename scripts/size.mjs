@@ -1,10 +1,12 @@
-// Prints the tracker's minified + gzipped size and fails past the 3 KB budget.
+// Prints the tracker's minified + gzipped size and fails past its budget (3,200 B).
 // Usage: node scripts/size.mjs [path] [--json] [--out static/clickTracker.min.js]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync, constants } from 'node:zlib';
 import { minify } from 'terser';
 
-const BUDGET = 3072;
+// 3,072 B until member ids and scroll depth (issue 13) took 137 B more; 3,200 B is that issue's
+// ceiling. README "The tracker" says where the bytes went.
+const BUDGET = 3200;
 const args = process.argv.slice(2);
 const outAt = args.indexOf('--out');
 const out = outAt >= 0 ? args.splice(outAt, 2)[1] : null;

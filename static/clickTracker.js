@@ -3,7 +3,7 @@
   'use strict';
   // Everything runs inside try/catch (here and in safe()): the tracker must never throw into the host page.
   try {
-    var nav = navigator, loc = location, P = 'logdig_', mem = {};
+    var nav = navigator, loc = location, de = d.documentElement, P = 'logdig_', mem = {};
     var tag = d.currentScript || d.createElement('p'); // currentScript: set while a classic script runs
     var attr = function (k) { return tag.getAttribute('data-' + k); };
     var num = function (k, dflt) { var v = parseFloat(attr(k)); return v >= 0 ? v : dflt; };
@@ -51,7 +51,7 @@
     // The collector takes only these schemes (a page's own address is always http(s) there).
     var url = function (u) { return /^(https?|android-app|ios-app):/.test(u) ? cut(u, 2048) : undefined; };
 
-    var loadCount = 0, lastUrl, referrer = d.referrer, engaged = 0, visibleSince = 0, left = 0;
+    var loadCount = 0, lastUrl, referrer = d.referrer, engaged = 0, visibleSince = 0, left = 0, depth = 0;
     var busy = 0, timer = 0, backoff = 0, down = 0, inflight = {}, mine = {}, me = rid(9);
 
     var sessionId = function () {
@@ -69,7 +69,7 @@
     };
 
     var build = function (type, extra) {
-      var de = d.documentElement, e = {
+      var e = {
         v: 1, event_id: rid(22), event_type: type, timestamp: new Date().toISOString(), token: cut(token, 128),
         user_key: userKey(), session_id: sessionId(), current_page: url(loc.href),
         referrer: url(referrer),
@@ -77,7 +77,9 @@
         viewport_width: clamp(w.innerWidth), viewport_height: clamp(w.innerHeight),
         document_width: clamp(de.scrollWidth), document_height: clamp(de.scrollHeight),
         screen_width: clamp(screen.width), screen_height: clamp(screen.height),
-        spent_milli_sec: clamp(performance.now(), 1e12), load_count: loadCount
+        spent_milli_sec: clamp(performance.now(), 1e12), load_count: loadCount,
+        // A member id from logdig('identify', id); automation (webdriver) marks the events a bot's.
+        user_id: load('user_id') || undefined, is_bot: nav.webdriver
       };
       for (var k in extra) e[k] = extra[k];
       return e;
@@ -162,12 +164,21 @@
       if (pick(q, Date.now()).length) schedule(0);
     };
 
+    // How far down the page the visitor has seen, in percent (a page that fits the window: 100).
+    var scrolled = function () {
+      depth = Math.max(depth, clamp((w.scrollY + w.innerHeight) / de.scrollHeight * 100, 100));
+    };
     // Page hidden or unloading: count engaged time once, then hand everything left to sendBeacon.
     var hide = function () {
       var now = Date.now(), q, b;
       if (visibleSince) engaged += now - visibleSince;
       visibleSince = 0;
-      if (!left) { left = 1; send('page_leave', { engaged_milli_sec: clamp(engaged, 1e12) }); engaged = 0; }
+      scrolled();
+      if (!left) {
+        left = 1;
+        send('page_leave', { engaged_milli_sec: clamp(engaged, 1e12), scroll_depth: depth });
+        engaged = 0;
+      }
       q = queue();
       q.forEach(function (r) { if (inflight[r.e.event_id]) r.h = 1; }); // keepalive fetch outlives the page
       // While the collector is known to be down a beacon would be lost: the next page load resends instead.
@@ -187,6 +198,7 @@
       if (how != 1 && (h == p || how == 2 && p && base(p) == base(h))) return lastUrl = h;
       lastUrl = h;
       if (p && p != h) referrer = p;
+      depth = 0;
       var q = new URLSearchParams(loc.search), extra = {};
       ['source', 'medium', 'campaign', 'term', 'content'].forEach(function (k) {
         var v = q.get('utm_' + k);
@@ -235,6 +247,9 @@
       else if (cmd == 'flush') { backoff = 0; flush(); }
       else if (cmd == 'optout') { save('optout', 1); save('queue', mine = []); }
       else if (cmd == 'optin') save('optout', 0);
+      // identify: a member id (1-128 chars, no control characters) on this and every later event.
+      else if (cmd == 'identify') /^[^\0-\x1f\x7f-\x9f]{1,128}$/.test(name) ? save('user_id', name) : log('bad id', name);
+      else if (cmd == 'reset') save('user_id', 0);
       else log('bad command', cmd);
     });
     api.l = 1;
@@ -257,6 +272,7 @@
       on('popstate', function () { view(0); });
       on('hashchange', function () { view(0); });
       on('click', click, d);
+      on('scroll', scrolled);
       on('pagehide', hide);
       on('pageshow', function (e) { if (e.persisted) { busy = 0; show(); view(1); } });
       on('visibilitychange', function () { d.visibilityState == 'hidden' ? hide() : show(); }, d);

@@ -525,3 +525,33 @@ def test_closing_the_tab_delivers_what_was_queued(browser, site, local_server, t
     events = wait_for_lake(witness, local_server, token, lambda ev: of_type(ev, "page_leave"))
     context.close()
     assert Counter(e["event_type"] for e in events) == {"page_view": 1, "click": 1, "page_leave": 1}
+
+
+def test_identify_reset_scroll_depth_and_automation_reach_the_lake(page, site, local_server, token):
+    # GIVEN a visitor who signs in, clicks, scrolls to the bottom, signs out, clicks, leaves
+    open_page(page, site.url + "/mpa/index.html")
+    page.evaluate("""() => {
+        logdig('identify', 'x'.repeat(129));   // too long: ignored
+        logdig('identify', 'bad\\u0007id');     // a control character: ignored
+        logdig('identify', 'member-7');
+    }""")
+    click_at(page, "#buy")
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    page.evaluate("logdig('reset')")
+    click_at(page, "#bottom")
+    page.evaluate("window.scrollTo(0, 0)")  # back at the top: the deepest point still counts
+    set_visibility(page, "hidden")
+    events = wait_for_lake(page, local_server, token, lambda ev: of_type(ev, "page_leave")
+                           and len(of_type(ev, "click")) >= 2)
+
+    # THEN only the events between identify and reset carry the member id
+    ids = {e.get("target_id") or e["event_type"]: e.get("user_id") for e in events}
+    assert ids == {"page_view": None, "buy": "member-7", "bottom": None, "page_leave": None}
+    # the page_leave says the bottom was reached
+    (leave,) = of_type(events, "page_leave")
+    assert leave["scroll_depth"] == 100
+    # a browser under automation (navigator.webdriver) marks its events, and the collector
+    # added the audience fields from its user agent
+    assert page.evaluate("navigator.webdriver") is True
+    assert {(e["is_bot"], e["device"], e["browser"]) for e in events} == {
+        (True, "bot", "HeadlessChrome" if "Headless" in events[0]["user_agent"] else "Chrome")}
