@@ -21,8 +21,8 @@ from logdig.lake_layout import dates
 
 # Query parameters each endpoint passes to the reports as they are (the CLI's options).
 REPORT_PARAMS = ("from", "to", "tz", "site", "page", "referrer", "bucket", "steps", "columns",
-                 "row_px")
-FILTERS = ("tz", "site", "page", "referrer")
+                 "row_px", "include_bots")
+FILTERS = ("tz", "site", "page", "referrer", "include_bots")
 REALTIME_WINDOW = timedelta(minutes=30)  # events per minute over the last 30 minutes
 # Sessions are rebuilt from this long before now: a session started earlier shows a shorter
 # duration, never a wrong visitor count (only the last 5 minutes decide who is current).

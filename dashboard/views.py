@@ -192,7 +192,7 @@ def _csv(name: str, rows: list[dict]) -> Response:
 
 @bp.get("/api/summary")
 def summary():
-    raw = _args(("from", "to", "tz", "site", "page", "referrer"))
+    raw = _args(("from", "to", "tz", "site", "page", "referrer", "include_bots"))
     return jsonify(_source().summary(raw, _now()))
 
 

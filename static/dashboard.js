@@ -264,7 +264,21 @@
       rows: function (rows) { return rows.filter(function (r) { return r.dimension === "utm"; }); },
       columns: [["utm_source", "Source"], ["utm_medium", "Medium"], ["utm_campaign", "Campaign"], ["sessions", "Visits"]] },
     { id: "events", title: "Events", report: "events",
-      columns: [["event", "Event"], ["visitors", "Visitors"], ["events", "Events"]] }
+      columns: [["event", "Event"], ["visitors", "Visitors"], ["events", "Events"]] },
+    // Audience (issue 13): bots are left out of every panel, visitors stitched by member id.
+    { id: "countries", title: "Countries", report: "countries",
+      columns: [["country", "Country"], ["visitors", "Visitors"], ["visits", "Visits"]] },
+    { id: "devices", title: "Devices", report: "devices",
+      columns: [["device", "Device"], ["visitors", "Visitors"], ["visits", "Visits"]] },
+    { id: "browsers", title: "Browsers", report: "browsers",
+      columns: [["browser", "Browser"], ["visitors", "Visitors"], ["visits", "Visits"]] },
+    { id: "os", title: "Operating systems", report: "os",
+      columns: [["os", "OS"], ["visitors", "Visitors"], ["visits", "Visits"]] },
+    { id: "scroll", title: "Scroll depth", report: "scroll", filter: "page", key: "page",
+      columns: [["page", "Page", "url"], ["page_views", "Views"], ["median_depth", "Median", "pct100"],
+        ["reached_50", "≥ 50%", "share"], ["reached_100", "100%", "share"]] },
+    { id: "members", title: "Members", report: "members", bars: false,
+      columns: [["user_id", "Member"], ["visits", "Visits"], ["devices", "Devices"], ["last_seen", "Last seen"]] }
   ];
   var TABLE_LIMIT = 10;
 
@@ -296,6 +310,11 @@
   function cell(value, kind) {
     var td = el("td", typeof value === "number" || kind === "ms" ? "num" : "");
     if (kind === "ms") { td.textContent = fmtMs(value); return td; }
+    // Percentages: a 0-100 number (pct100) or a 0-1 share.
+    if (typeof value === "number" && (kind === "pct100" || kind === "share")) {
+      td.textContent = Math.round(kind === "share" ? value * 100 : value) + "%";
+      return td;
+    }
     if (typeof value === "number") { td.textContent = fmtNumber(value); return td; }
     var text = value === null || value === undefined ? "" : String(value);
     if (kind === "url") td.appendChild(urlText(text)); else td.textContent = text;

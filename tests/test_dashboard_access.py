@@ -68,6 +68,10 @@ def cli_rows(capsys, lake, name, **options):
     ("funnel", {"steps": "/products,/cart,conversion"}),
     ("referrers", {"site": "shop.example.com"}),
     ("summary", {"from": "2026-11-21T06:00:00Z", "to": "2026-11-21T18:00:00Z"}),
+    ("countries", {}),
+    ("devices", {"site": "shop.example.com"}),
+    ("scroll", {}),
+    ("members", {}),
 ])
 def test_api_reports_answer_exactly_the_cli_rows(lake, capsys, name, options):
     options = {"from": FIRST, "to": LAST, **options}
@@ -91,7 +95,22 @@ def test_api_summary_has_the_tiles_and_the_previous_period(lake, capsys):
     assert got["current_visitors"] == len(active)
 
 
+def test_api_include_bots_keeps_them_as_the_cli_flag_does(lake, capsys):
+    client = client_for(lake)
+    day = {"from": FIRST, "to": LAST}
+    kept = client.get("/api/reports/devices", query_string={**day, "include_bots": "1"}).json
+    capsys.readouterr()
+    cli(["report", "devices", "--lake", lake.as_uri(), "--format", "json", "--include-bots",
+         "--from", FIRST, "--to", LAST])
+    assert kept == json.loads(capsys.readouterr().out)
+    assert "bot" in {r["device"] for r in kept}
+    assert "bot" not in {r["device"] for r in client.get("/api/reports/devices", query_string=day).json}
+    tiles = client.get("/api/summary", query_string={**day, "include_bots": "1"}).json
+    assert tiles["visitors"] > client.get("/api/summary", query_string=day).json["visitors"]
+
+
 @pytest.mark.parametrize(("path", "field"), [
+    ("/api/reports/pages?from=2026-11-20&to=2026-11-22&include_bots=maybe", "include_bots"),
     ("/api/reports/traffic?from=2026-11-20&to=2026-11-22&bucket=week", "bucket"),
     ("/api/reports/pages?from=2026-11-20&to=2026-11-22&color=red", "color"),
     ("/api/reports/pages?from=2026-13-01&to=2026-11-22", "from"),
