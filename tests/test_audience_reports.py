@@ -7,6 +7,8 @@ phone (Q) signed in: one visitor. R is an anonymous tablet, O a row written befo
 fields existed (a person, of no known country), G is Googlebot. X browses another site.
 """
 
+import json
+
 import pytest
 
 from analysis import lake_files, query, reports
@@ -152,3 +154,25 @@ def test_cli_include_bots_and_a_bad_site_exit_2(lakes, capsys):
 def test_a_bad_include_bots_value_is_named(value):
     with pytest.raises(reports.ReportError, match=f"--include-bots '{value}' must be 1 or 0"):
         reports.options("summary", {"from": DAY, "to": DAY, "include_bots": value})
+
+
+def test_a_parquet_day_written_before_the_audience_columns_still_reads(tmp_path):
+    # GIVEN a Parquet file of the old schema (no audience columns) and NDJSON of the new one
+    from analysis import duck
+    from logdig.lake_layout import object_bytes
+
+    con = duck.connect()
+    old = tmp_path / "dt=2026-11-22" / "events.parquet"
+    old.parent.mkdir()
+    con.execute(f"""COPY (SELECT 'o1' AS event_id, 'page_view' AS event_type, '{"O" * 20}' AS user_key,
+        '{HOME}' AS current_page, '2026-11-22T10:00:00.000Z' AS received_at)
+        TO '{old}' (FORMAT parquet)""")
+    new = tmp_path / "dt=2026-11-23" / "x.jsonl.gz"
+    new.parent.mkdir()
+    new.write_bytes(object_bytes([json.dumps(SITE_EVENTS[0])]))
+    # WHEN the lake view is made over both
+    duck.create_view(con, [str(old)], [str(new)])
+    rows = con.execute("SELECT event_id, country, device, is_bot, user_id, scroll_depth "
+                       "FROM lake_events ORDER BY event_id").fetchall()
+    # THEN the old rows read with NULL audience columns, the new ones with theirs
+    assert rows == [("o1", None, None, None, None, None), ("p1", "GB", "desktop", False, None, None)]
