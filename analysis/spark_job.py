@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--columns")
     parser.add_argument("--row-px")
     parser.add_argument("--steps")
+    parser.add_argument("--site", help="only events on this host")
+    parser.add_argument("--include-bots", action="store_true", help="keep bots' events")
     parser.add_argument("--master", help="e.g. local[2]; spark-submit's --master otherwise")
     return parser
 
@@ -121,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     raw = {"from": args.from_, "to": args.to, "bucket": args.bucket, "page": args.page,
-           "columns": args.columns, "row_px": args.row_px, "steps": args.steps}
+           "columns": args.columns, "row_px": args.row_px, "steps": args.steps, "site": args.site,
+           "include_bots": args.include_bots}
     wanted = [n.strip() for n in args.reports.split(",") if n.strip()]
     checked = {name: reports.options(name, raw) for name in wanted}  # fail before Spark starts
     spark = session(master=args.master)
