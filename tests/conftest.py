@@ -22,7 +22,12 @@ SLOW_MODULES = ("test_setup_aws.py", "test_setup_aws_beanstalk.py", "test_setup_
 # a versioned S3 lake (seconds to tens of seconds each): slow.
 SLOW_TESTS = {"test_the_store_gives_the_same_answers_as_the_lake",
               "test_visitors_on_two_sites_and_redeliveries_across_the_first_day",
-              "test_forget_on_a_versioned_s3_lake_leaves_no_version_with_the_visitor"}
+              "test_forget_on_a_versioned_s3_lake_leaves_no_version_with_the_visitor",
+              # every audience report, from the lake and the store, on two lakes: 40 cases
+              "test_a_two_site_lake_filtered_by_site_equals_the_one_site_lake",
+              # every report on a seeded lake, per layout and per Athena file (50 cases)
+              "test_parquet_and_ndjson_layouts_give_the_same_answers",
+              "test_athena_file_gives_duckdbs_answers"}
 
 
 def pytest_collection_modifyitems(items):
