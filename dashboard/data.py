@@ -3,6 +3,7 @@ analysis.query.run_report; this module only picks the reports, their options and
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import nullcontext
@@ -27,6 +28,7 @@ REALTIME_WINDOW = timedelta(minutes=30)  # events per minute over the last 30 mi
 # Sessions are rebuilt from this long before now: a session started earlier shows a shorter
 # duration, never a wrong visitor count (only the last 5 minutes decide who is current).
 SESSION_LOOKBACK = timedelta(hours=6)
+log = logging.getLogger("logdig.dashboard")
 REUSE_SECONDS = 2.0
 SYNC_SECONDS = 10.0  # how stale the query store may be: new lake objects show within this
 
@@ -81,13 +83,24 @@ class Source:
         """One call per SYNC_SECONDS brings the store up to date (the others wait for it);
         the rest read it as it stands, instead of each of a page's parallel calls queueing
         for the store's write lock."""
-        with self._sync_lock:
-            if time.monotonic() - self._synced >= SYNC_SECONDS or not store.exists():
-                rows = query.run_report(name, given, self.lake, strict=True, store=store).records()
-                self._synced = time.monotonic()
-                return rows
-        return query.run_report(name, given, self.lake, strict=True, store=store,
-                                refresh=False).records()
+        import duckdb
+
+        from analysis.store import StoreError
+
+        try:
+            with self._sync_lock:
+                if time.monotonic() - self._synced >= SYNC_SECONDS or not store.exists():
+                    rows = query.run_report(name, given, self.lake, strict=True,
+                                            store=store).records()
+                    self._synced = time.monotonic()
+                    return rows
+            return query.run_report(name, given, self.lake, strict=True, store=store,
+                                    refresh=False).records()
+        except (StoreError, duckdb.Error, OSError) as exc:
+            # The store is a cache of the lake: when it fails (e.g. two processes building it),
+            # the lake answers the same rows, slower, and the next call tries the store again.
+            log.warning({"event": "dashboard_store_failed", "report": name, "error": str(exc)})
+            return query.run_report(name, given, self.lake, strict=True, store=False).records()
 
     def has_events(self) -> bool:
         """Whether any event reached the lake (or, in local mode, waits in the queue)."""

@@ -545,6 +545,8 @@
       .then(function (rows) { if (token === loadToken) renderFunnel(rows); }));
     jobs.push(loadHeatmap(state, params, token));
     jobs.push(refreshRealtime());
+    // One failing panel says so and leaves the others drawn.
+    jobs = jobs.map(function (job) { return job.catch(function (e) { showError(e.message); }); });
     return Promise.all(jobs).then(function () {
       if (token !== loadToken) return;
       // After the next frame every panel is painted: benchmarks read this time.
