@@ -44,8 +44,9 @@ def cases(first: str, last: str) -> dict[str, dict]:
 
 def _child(args: list[str]) -> dict:
     """Run this script's --child mode in a fresh process; its JSON answer plus peak RSS."""
+    # The child's progress lines (stderr) pass through, so a cut-short run still shows them.
     out = subprocess.run([sys.executable, __file__, *args], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
+                         stdout=subprocess.PIPE, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -78,6 +79,8 @@ def child_queries(lake_url: str, path: str, first: str, last: str, day: str, rep
                           else store.run(name, opts, lake, path))
                 times[key].append(time.perf_counter() - started)
             rows[key] = len(result[1])
+            print(f"  {'lake-direct' if direct else 'store'} {key}: "
+                  + " ".join(f"{t:.3f}" for t in times[key]), file=sys.stderr, flush=True)
     return {"times": times, "rows": rows, "peak_mib": _peak_mib()}
 
 
