@@ -68,7 +68,7 @@ def child_queries(lake_url: str, path: str, first: str, last: str, day: str, rep
     lake = lake_files.open_lake(lake_url, "events/")
     times: dict[str, list[float]] = {}
     rows: dict[str, int] = {}
-    for label, (a, b) in (("range", (first, last)), ("day", (day, day))):
+    for label, (a, b) in (("range", (first, last)), ("day", (day, day)))[: 2 if day else 1]:
         for name, raw in cases(a, b).items():
             opts = reports.options(name, raw)
             key = f"{label}:{name}"
@@ -118,6 +118,9 @@ def main() -> None:
     parser.add_argument("--direct-repeats", type=int, default=2,
                         help="runs of each lake-direct report (slow)")
     parser.add_argument("--new-objects", type=int, default=3)
+    parser.add_argument("--reuse-store", action="store_true",
+                        help="keep a store built by an earlier run (no build measured)")
+    parser.add_argument("--no-day", action="store_true", help="skip the one-day range")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -132,14 +135,14 @@ def main() -> None:
     lake = lake_files.open_lake(args.lake.resolve().as_uri(), "events/")
     days = listed_days(lake.lake, "events/")
     first, last, day = days[0], days[-1], days[len(days) // 2]
-    for stale in (args.store, store.building_path(args.store)):
-        stale.unlink(missing_ok=True)
     print(f"lake {args.lake}: {first}..{last}, {len(days)} days; {store.THREADS} threads, "
           f"query memory_limit {store.QUERY_MEMORY}")
-
-    built = _child(["--child", "build", lake.url, str(args.store)])
-    print(f"full build: {built['events']:,} events from {built['objects']} objects in "
-          f"{built['seconds']:.1f} s (peak RSS {built['peak_mib']:.0f} MiB)")
+    if not (args.reuse_store and args.store.exists()):
+        for stale in (args.store, store.building_path(args.store)):
+            stale.unlink(missing_ok=True)
+        built = _child(["--child", "build", lake.url, str(args.store)])
+        print(f"full build: {built['events']:,} events from {built['objects']} objects in "
+              f"{built['seconds']:.1f} s (peak RSS {built['peak_mib']:.0f} MiB)")
     parquet = sum(p.stat().st_size for p in args.lake.glob("parquet/dt=*/*.parquet"))
     ndjson = sum(p.stat().st_size for p in args.lake.glob("events/dt=*/*.jsonl.gz"))
     size = args.store.stat().st_size
@@ -147,7 +150,7 @@ def main() -> None:
           f"({parquet / 2**20:.0f} MiB), {size / ndjson:.2f}x the NDJSON lake "
           f"({ndjson / 2**20:.0f} MiB)")
 
-    common = [lake.url, str(args.store), first, last, day]
+    common = [lake.url, str(args.store), first, last, "" if args.no_day else day]
     fast = _child(["--child", "query", *common, str(args.repeats), "store"])
     slow = _child(["--child", "query", *common, str(args.direct_repeats), "direct"])
     print(f"peak RSS answering every report from the store: {fast['peak_mib']:.0f} MiB "
