@@ -18,6 +18,8 @@ store and the next sync finishes the job. DuckDB allows one writing process per 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import tempfile
@@ -326,6 +328,35 @@ def sync(lake: lake_files.LakeLocation, path: str | Path | None = None, rescan: 
     started = time.perf_counter()
     path = resolve(path)
     check_writable(path)
+    with _sync_lock(path, wait_s):
+        summary = _sync(lake, path, rescan, progress, wait_s)
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+@contextlib.contextmanager
+def _sync_lock(path: Path, wait_s: float):
+    """One sync at a time per store (two dashboard workers may both find it stale): the second
+    waits, then finds the first's work done. Readers never take it."""
+    deadline = time.monotonic() + wait_s
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"store {path}: another sync still runs after {wait_s:.0f} s") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sync(lake: lake_files.LakeLocation, path: Path, rescan: bool, progress: bool | None,
+          wait_s: float) -> Summary:
     summary = Summary(str(path))
     state = _read_state(path, lake, wait_s)
     con, target = None, path
@@ -351,7 +382,6 @@ def sync(lake: lake_files.LakeLocation, path: str | Path | None = None, rescan: 
                 con.close()
     if target != path:
         _remove(target)
-    summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
 

@@ -120,3 +120,15 @@ def test_readers_query_while_a_sync_runs(lake, tmp_path):
     totals.append(sum(r[1] for r in store.query(path, "traffic", opts)[1]))
     assert len(totals) > 3 and totals == sorted(totals)
     assert totals[-1] == sum(r[1] for r in duck.run("traffic", opts, lake)[1]) > totals[0]
+
+
+def test_two_syncs_at_once_both_finish_and_agree(lake, tmp_path):
+    # GIVEN no store yet (two dashboard workers both find it missing)
+    path = tmp_path / "store.duckdb"
+    # WHEN two syncs start together, each in its own process
+    syncs = [start_sync(lake, path) for _ in range(2)]
+    # THEN both succeed (the second waits for the first) and the store holds the lake once
+    for sync in syncs:
+        assert sync.wait(timeout=180) == 0, sync.stderr.read().decode()
+    assert consistent(lake, path) == len(lake.lake.keys("events/"))
+    assert answers(lake, path) == answers(lake)
