@@ -96,8 +96,9 @@ class GroupCommitter:
             except Exception as exc:  # never leave a request waiting on a dead flusher
                 log.exception({"event": "flush_crashed", "error": str(exc)})
                 for ticket in tickets:
-                    ticket.error = ticket.error or QueueUnavailable(f"flush failed: {exc}")
-                    ticket.done.set()
+                    if not ticket.done.is_set():  # an answered ticket keeps its answer
+                        ticket.error = ticket.error or QueueUnavailable(f"flush failed: {exc}")
+                        ticket.done.set()
 
     def _flush(self, tickets: list[_Ticket]) -> None:
         started = time.perf_counter()

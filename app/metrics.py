@@ -32,7 +32,9 @@ FLUSH_SECONDS = Histogram(
 # In multiprocess mode a value lives in an mmap'd file that grows (or is made, in a new worker)
 # on first use: on a full disk that write fails. A number we cannot count must not change the
 # answer: a 503 must not become a 500, nor an acknowledged request a 500 the tracker would retry.
-_uncountable = contextlib.suppress(OSError)
+# After a failed grow, prometheus_client's mmap state is broken and later writes raise TypeError
+# (seen: "'NoneType' object does not support item assignment"), so any error is swallowed here.
+_uncountable = contextlib.suppress(Exception)
 
 
 def count_accepted(events: int) -> None:
