@@ -3,6 +3,7 @@
 import boto3
 import pytest
 
+from logdig.errors import LakeError
 from logdig.lake import DirLake, S3Lake
 from logdig.lake_layout import listed_days
 
@@ -47,3 +48,25 @@ def test_a_built_file_is_published_whole_under_its_key(lake, tmp_path):
     assert lake.get(key) == b"PAR1 day PAR1"
     assert lake.names("parquet/dt=2026-11-02/", ".parquet") == ["events.parquet"]
     assert lake.fetch(key, tmp_path / "work").read_bytes() == b"PAR1 day PAR1"
+
+
+def test_a_directory_lake_reads_through_symlinks_but_no_key_leaves_it(tmp_path):
+    # GIVEN a day's object kept on another disk and linked into the lake (as the dashboard's
+    # overlay of the lake and the queued events does)
+    elsewhere = tmp_path / "other-disk" / "a.jsonl.gz"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(b"linked")
+    lake = DirLake(tmp_path / "lake")
+    (tmp_path / "lake/events/dt=2026-11-01").mkdir(parents=True)
+    (tmp_path / "lake/events/dt=2026-11-01/a.jsonl.gz").symlink_to(elsewhere)
+
+    # THEN the linked object reads like any other
+    assert lake.get("events/dt=2026-11-01/a.jsonl.gz") == b"linked"
+    assert lake.names("events/dt=2026-11-01/", ".jsonl.gz") == ["a.jsonl.gz"]
+    # AND a key that names a place outside the lake is refused, by reading or by writing
+    for key in ("../other-disk/a.jsonl.gz", "events/../../other-disk/a.jsonl.gz",
+                "/etc/passwd"):
+        with pytest.raises(LakeError, match="leaves the lake directory"):
+            lake.get(key)
+        with pytest.raises(LakeError, match="leaves the lake directory"):
+            lake.put(key, b"x")
