@@ -104,7 +104,6 @@ def _report(args) -> None:
     raw = {"from": args.from_, "to": args.to, "bucket": args.bucket, "page": args.page,
            "columns": args.columns, "row_px": args.row_px, "steps": args.steps, "tz": args.tz,
            "site": args.site, "referrer": args.referrer, "include_bots": args.include_bots}
-    reports.options(args.name, raw, strict=True)  # bad options first, before the lake is opened
     store = False if args.no_store else args.store
     result = query.run_report(args.name, raw, args.lake, strict=True, check_site=True,
                               events_prefix=args.events_prefix, store=store)

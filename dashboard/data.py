@@ -16,9 +16,8 @@ from analysis import lake_files, query
 from analysis.reports import ReportError
 from config import Settings
 from dashboard import pending, ranges
-from logdig import aws
-from logdig.errors import InvalidInput, LakeError
-from logdig.lake_layout import dates
+from logdig.errors import InvalidInput
+from logdig.lake_layout import dates, listed_days
 
 # Query parameters each endpoint passes to the reports as they are (the CLI's options).
 REPORT_PARAMS = ("from", "to", "tz", "site", "page", "referrer", "bucket", "steps", "columns",
@@ -108,15 +107,9 @@ class Source:
             return True
         if self.lake_url.startswith("file:") and not Path(unquote(urlparse(self.lake_url).path)).is_dir():
             return False
-        store = self.lake.lake
-        if self.lake.is_local:
-            root = self.lake.local_root
-            return any(next((root / p).glob("dt=*/*.*"), None) is not None
-                       for p in (self.lake.events_prefix, self.lake.parquet_prefix))
-        prefix = store.root + self.lake.events_prefix
-        with aws.translate(LakeError, f"S3 list s3://{store.bucket}/{prefix}"):
-            reply = store.s3.list_objects_v2(Bucket=store.bucket, Prefix=prefix, MaxKeys=1)
-        return bool(reply.get("KeyCount"))
+        # A day folder exists only once the drain (or compaction) wrote into it.
+        return any(listed_days(self.lake.lake, prefix)
+                   for prefix in (self.lake.events_prefix, self.lake.parquet_prefix))
 
     def summary(self, raw: dict, now: datetime) -> dict:
         """The tiles: the summary row, current visitors, and the same for the previous period."""
