@@ -156,6 +156,8 @@ class Settings:
     dashboard_password_hash: str = _setting(
         "", _password_hash, "...or its hash (python -m dashboard hash-password)")
     dashboard_tz: str = _setting("UTC", _time_zone, "Dashboard's default time zone (IANA name)")
+    dashboard_reports: int = _setting(
+        0, _int(0, 64), "Dashboard reports computed at once per process (0: one per CPU core)")
 
     @property
     def local_queue(self) -> bool:

@@ -5,12 +5,14 @@ baseline measured in the same run, from the lake directly.
         --store /work/benchdata/dashboard/store10m.duckdb      # 10 million events (the target)
     .venv/bin/python bench/dashboard.py --events 200000         # a generated lake (bench/traffic.py)
 
-Runs `python -m dashboard` (gunicorn, as a user would) on a free loopback port for each mode,
-opens the dashboard for the last 7 days of the lake (compare on, a funnel and a heatmap page
-chosen, so every panel is filled) and reads the time from navigation start until every panel
-has been painted (the page records it after its last panel's next animation frame). Then times
-each API call the page makes. Prints medians, the targets (page <= 2 s, each call <= 0.5 s),
-and the ratio lake / store.
+Runs `python -m dashboard` (gunicorn, as a user would) on a free loopback port and opens the
+dashboard for the last 7 days of the lake (compare on, a funnel and a heatmap page chosen, so
+every panel is filled): cold (the first load after the server started) and warm (loaded again),
+each time reading how long until every panel was painted (the page records it after its last
+panel's next animation frame) and, from Chromium, every API request the page made. Then, on a
+fresh server, times each of those recorded calls alone (cold, then warm). Prints medians over
+--runs fresh servers, the targets (page <= 2 s, each call <= 0.5 s), the calls the paint waited
+on longest, and the ratio lake / store.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -75,60 +78,96 @@ class Dashboard:
         self.process.wait(timeout=30)
 
 
-def api_calls(first: str, last: str, previous: tuple[str, str], top_page: str) -> dict[str, str]:
-    base = {"from": first, "to": last, "tz": "UTC"}
-    calls = {"summary": "/api/summary?" + urlencode(base), "realtime": "/api/realtime"}
-    for name, extra in (("traffic", {"bucket": "hour"}), ("pages", {}), ("entry_pages", {}),
-                        ("exit_pages", {}), ("referrers", {}), ("events", {}), ("sites", {}),
-                        ("funnel", {"steps": "/,/pricing,conversion"}),
-                        ("heatmap", {"page": top_page}), ("elements", {"page": top_page})):
-        calls[name] = f"/api/reports/{name}?" + urlencode({**base, **extra})
-    calls["traffic (previous)"] = "/api/reports/traffic?" + urlencode(
-        {**base, "from": previous[0], "to": previous[1], "bucket": "hour"})
-    return calls
+def record_page(browser, dash: Dashboard, query: str) -> tuple[float, list[dict]]:
+    """One load of the dashboard in a new browser context (nothing cached): the time until
+    every panel was painted, and each request the page made before that, as Chromium saw it
+    (start and end relative to navigation start; the page's own list, so it cannot drift from
+    static/dashboard.js)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    finished = []
+    page.on("requestfinished", lambda request: finished.append(request))
+    page.goto(f"{dash.url}/dashboard?{query}")
+    page.wait_for_selector("body[data-loaded]", timeout=600_000)
+    painted_ms = int(page.eval_on_selector("body", "b => b.dataset.paintedMs"))
+    origin = page.evaluate("performance.timeOrigin")
+    page.wait_for_timeout(100)  # lets Playwright deliver the last requestfinished events
+    calls = []
+    for request in finished:
+        path = request.url.removeprefix(dash.url)
+        timing = request.timing
+        start = timing["startTime"] - origin
+        if path.startswith("/api/") and start <= painted_ms:
+            calls.append({"path": path, "start_ms": start,
+                          "end_ms": start + max(timing["responseEnd"], 0)})
+    context.close()
+    return painted_ms / 1000, sorted(calls, key=lambda c: c["start_ms"])
 
 
-def time_calls(dash: Dashboard, calls: dict[str, str], runs: int) -> dict[str, float]:
-    medians = {}
-    for name, path in calls.items():
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            reply = requests.get(dash.url + path, timeout=600)
-            times.append(time.perf_counter() - started)
-            reply.raise_for_status()
-        medians[name] = statistics.median(times)
-    return medians
+def label(path: str, seen: dict[str, int]) -> str:
+    """A short name for a call: its endpoint, numbered when the page asks it twice."""
+    name = urlsplit(path).path.removeprefix("/api/").removeprefix("reports/")
+    seen[name] = seen.get(name, 0) + 1
+    return name if seen[name] == 1 else f"{name} #{seen[name]}"
 
 
-def time_page(browser, dash: Dashboard, query: str, runs: int) -> float:
-    times = []
+def time_calls(dash: Dashboard, paths: list[str]) -> tuple[list[float], list[float]]:
+    """Each call alone, one after another: first asked (nothing cached in the server), then
+    asked again (the server's answer cache, keyed on the store's state)."""
+    def once(path: str) -> float:
+        started = time.perf_counter()
+        requests.get(dash.url + path, timeout=600).raise_for_status()
+        return time.perf_counter() - started
+
+    first = [once(path) for path in paths]
+    return first, [once(path) for path in paths]
+
+
+@dataclass
+class Measure:
+    cold_page: list[float] = field(default_factory=list)
+    warm_page: list[float] = field(default_factory=list)
+    in_page: list[dict] = field(default_factory=list)  # the first cold load's requests
+    cold_calls: list[list[float]] = field(default_factory=list)
+    warm_calls: list[list[float]] = field(default_factory=list)
+
+
+def measure(lake: Path, store: Path | None, runs: int, browser, query: str) -> Measure:
+    """Per run: a fresh server, the page loaded cold (first load after start) then warm; then
+    a fresh server answering each of the page's calls alone, cold then warm."""
+    result = Measure()
     for _ in range(runs):
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
-        page = context.new_page()
-        page.goto(f"{dash.url}/dashboard?{query}")
-        page.wait_for_selector("body[data-loaded]", timeout=600_000)
-        times.append(int(page.eval_on_selector("body", "b => b.dataset.paintedMs")) / 1000)
-        context.close()
-    return statistics.median(times)
+        dash = Dashboard(lake, store)
+        try:
+            cold, calls = record_page(browser, dash, query)
+            result.cold_page.append(cold)
+            result.in_page = result.in_page or calls
+            result.warm_page.append(record_page(browser, dash, query)[0])
+        finally:
+            dash.stop()
+    paths = [c["path"] for c in result.in_page]
+    for _ in range(runs):
+        dash = Dashboard(lake, store)
+        try:
+            cold_calls, warm_calls = time_calls(dash, paths)
+        finally:
+            dash.stop()
+        result.cold_calls.append(cold_calls)
+        result.warm_calls.append(warm_calls)
+    return result
 
 
-def measure(lake: Path, store: Path | None, runs: int, browser) -> tuple[float, dict[str, float]]:
-    dash = Dashboard(lake, store)
-    try:
-        end = last_day(lake)
-        first = (end - timedelta(days=6)).isoformat()
-        previous = ((end - timedelta(days=13)).isoformat(), (end - timedelta(days=7)).isoformat())
-        pages = requests.get(dash.url + "/api/reports/pages?" + urlencode(
-            {"from": first, "to": end.isoformat()}), timeout=3600).json()  # also warms the store
-        top_page = pages[0]["page"]
-        calls = api_calls(first, end.isoformat(), previous, top_page)
-        query = urlencode({"range": "custom", "from": first, "to": end.isoformat(), "compare": "1",
-                           "steps": "/,/pricing,conversion", "heatmap": top_page})
-        page_s = time_page(browser, dash, query, runs)
-        return page_s, time_calls(dash, calls, runs)
-    finally:
-        dash.stop()
+def view_query(lake: Path, store: Path) -> str:
+    """The dashboard's URL state for the lake's last 7 days with every panel filled: compare
+    on, a funnel, and the top page (asked of the store before any server runs) as heatmap."""
+    from analysis import query
+
+    end = last_day(lake)
+    first = (end - timedelta(days=6)).isoformat()
+    pages = query.run_report("pages", {"from": first, "to": end.isoformat()},
+                             lake.resolve().as_uri(), store=store, refresh=False).records()
+    return urlencode({"range": "custom", "from": first, "to": end.isoformat(), "compare": "1",
+                      "steps": "/,/pricing,conversion", "heatmap": pages[0]["page"]})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -138,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
                         "--lake (bench/traffic.py, 30 days)")
     parser.add_argument("--store", type=Path, help="the store file (default: a new one in a "
                         "temporary folder, loaded before timing)")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per measure (median)")
+    parser.add_argument("--runs", type=int, default=3, help="fresh servers per measure (median)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the lake-direct run")
     args = parser.parse_args(argv)
     if args.runs < 1:
@@ -160,30 +199,59 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     store.sync(lake_files.open_lake(lake.resolve().as_uri()), store_path)
     print(f"store {store_path} up to date in {time.perf_counter() - started:.1f} s")
+    query = view_query(lake, store_path)
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        results = {"store": measure(lake, store_path, args.runs, browser)}
+        results = {"store": measure(lake, store_path, args.runs, browser, query)}
         if not args.no_baseline:
-            results["lake"] = measure(lake, None, 1, browser)
+            results["lake"] = measure(lake, None, 1, browser, query)
         browser.close()
     report(results)
 
 
-def report(results: dict) -> None:
-    page_s, calls = results["store"]
-    base = results.get("lake")
-    print(f"\n{'':24} {'store s':>9} {'target':>7}" + (f" {'lake s':>9} {'lake/store':>10}" if base
-                                                         else ""))
-    rows = [("whole dashboard painted", page_s, PAGE_TARGET_S, base and base[0])]
-    rows += [(f"GET {name}", s, CALL_TARGET_S, base and base[1][name]) for name, s in calls.items()]
-    for name, seconds, target, lake_s in rows:
-        mark = "ok" if seconds <= target else "OVER"
-        line = f"{name:24} {seconds:9.3f} {mark:>7}"
-        if lake_s:
-            line += f" {lake_s:9.3f} {lake_s / seconds:9.1f}x"
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def mark(seconds: float, target: float) -> str:
+    return "ok" if seconds <= target else "OVER"
+
+
+def report(results: dict[str, Measure]) -> None:
+    run, base = results["store"], results.get("lake")
+    print(f"\nthe page's {len(run.in_page)} API calls (as recorded from Chromium); seconds, median "
+          f"of {len(run.cold_calls)} fresh servers; 'in page' = the first cold load, concurrent")
+    print(f"{'call':26} {'alone cold':>10} {'warm':>7} {'target':>6} {'in page':>8} {'ended at':>9}"
+          + (f" {'lake cold':>9} {'lake/store':>10}" if base else ""))
+    seen: dict[str, int] = {}
+    calls = {}
+    for n, call in enumerate(run.in_page):
+        name = label(call["path"], seen)
+        cold = median([r[n] for r in run.cold_calls])
+        warm = median([r[n] for r in run.warm_calls])
+        calls[name] = cold
+        line = (f"{name:26} {cold:10.3f} {warm:7.3f} {mark(cold, CALL_TARGET_S):>6} "
+                f"{(call['end_ms'] - call['start_ms']) / 1000:8.3f} {call['end_ms'] / 1000:9.3f}")
+        if base and n < len(base.in_page) and base.in_page[n]["path"] == call["path"]:
+            lake_s = base.cold_calls[0][n]
+            line += f" {lake_s:9.3f} {lake_s / cold:9.1f}x"
         print(line)
-    print(json.dumps({"page_s": round(page_s, 3), "slowest_call_s": round(max(calls.values()), 3),
-                      "calls": {k: round(v, 3) for k, v in calls.items()}}))
+    last = sorted(run.in_page, key=lambda c: -c["end_ms"])[:5]
+    seen = {}
+    names = {id(c): label(c["path"], seen) for c in run.in_page}
+    print("the paint waited longest on: " + ", ".join(
+        f"{names[id(c)]} (ended {c['end_ms'] / 1000:.2f} s)" for c in last))
+    cold_page, warm_page = median(run.cold_page), median(run.warm_page)
+    print(f"\nwhole dashboard painted, cold (first load after the server started): {cold_page:.3f} s "
+          f"{mark(cold_page, PAGE_TARGET_S)}  (runs: {', '.join(f'{x:.2f}' for x in run.cold_page)})")
+    print(f"whole dashboard painted, warm (loaded again):                       {warm_page:.3f} s "
+          f"{mark(warm_page, PAGE_TARGET_S)}  (runs: {', '.join(f'{x:.2f}' for x in run.warm_page)})")
+    if base:
+        print(f"lake directly (no store), cold: {base.cold_page[0]:.3f} s "
+              f"({base.cold_page[0] / cold_page:.1f}x the store's)")
+    print(json.dumps({"page_cold_s": round(cold_page, 3), "page_warm_s": round(warm_page, 3),
+                      "slowest_call_s": round(max(calls.values()), 3),
+                      "calls_cold_s": {k: round(v, 3) for k, v in calls.items()}}))
 
 
 if __name__ == "__main__":

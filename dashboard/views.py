@@ -196,14 +196,17 @@ def summary():
     return jsonify(_source().summary(raw, _now()))
 
 
+REALTIME_PARAMS = ("site", "page", "referrer", "include_bots")
+
+
 @bp.get("/api/realtime")
 def realtime():
-    return jsonify(_source().realtime(_args(("site", "page", "referrer")), _now()))
+    return jsonify(_source().realtime(_args(REALTIME_PARAMS), _now()))
 
 
 @bp.get("/api/sessions/active")
 def sessions_active():
-    live = _source().realtime(_args(("site", "page", "referrer")), _now())
+    live = _source().realtime(_args(REALTIME_PARAMS), _now())
     return jsonify({k: live[k] for k in ("as_of", "current_visitors", "sessions")})
 
 

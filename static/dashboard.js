@@ -1,12 +1,13 @@
 /* LogDig dashboard: fetches /api/* (the JSON twins of the reports) and draws them.
  * Every string shown came from the internet: it goes into the page as text (textContent, or a
  * Chart.js label drawn on a canvas), never as HTML; only http(s) URLs ever become links.
- * The whole view lives in the URL (site, range, tz, compare, filters, funnel steps, heatmap page).
+ * The whole view lives in the URL (site, range, tz, compare, bots, filters, funnel steps, heatmap
+ * page).
  */
 (function () {
   "use strict";
 
-  var STATE_KEYS = ["site", "range", "from", "to", "tz", "compare", "page", "referrer", "steps", "heatmap"];
+  var STATE_KEYS = ["site", "range", "from", "to", "tz", "compare", "include_bots", "page", "referrer", "steps", "heatmap"];
   var REALTIME_MS = 10000;
   var COLORS = { views: "#4f46e5", visitors: "#0ea5e9", previous: "#a5b4fc", bars: "#6366f1" };
   var charts = {};
@@ -99,7 +100,8 @@
 
   // ---------- filters shared by every panel ----------
   function filters(state) {
-    return { site: state.site, page: state.page, referrer: state.referrer, tz: state.tz };
+    return { site: state.site, page: state.page, referrer: state.referrer, tz: state.tz,
+      include_bots: state.include_bots ? "1" : "" };
   }
   function rangeParams(state) {
     return Object.assign({ from: view.from, to: view.to }, filters(state));
@@ -129,6 +131,7 @@
     });
     document.getElementById("site").addEventListener("change", function (e) { update({ site: e.target.value }); });
     document.getElementById("compare").addEventListener("change", function (e) { update({ compare: e.target.checked ? "1" : "" }); });
+    document.getElementById("bots").addEventListener("change", function (e) { update({ include_bots: e.target.checked ? "1" : "" }); });
     document.getElementById("funnel-form").addEventListener("submit", function (e) {
       e.preventDefault();
       update({ steps: document.getElementById("steps").value.split(",").map(function (s) { return s.trim(); }).filter(Boolean).join(",") });
@@ -147,6 +150,7 @@
     document.getElementById("to").value = state.range === "custom" ? (state.to || view.to.slice(0, 10)) : "";
     document.getElementById("tz").value = state.tz;
     document.getElementById("compare").checked = !!state.compare;
+    document.getElementById("bots").checked = !!state.include_bots;
     document.getElementById("steps").value = state.steps.split(",").filter(Boolean).join(", ");
     var bar = document.getElementById("filters");
     bar.replaceChildren();
@@ -479,7 +483,9 @@
 
   function refreshRealtime() {
     var state = readState();
-    return api("/api/realtime", { site: state.site, page: state.page, referrer: state.referrer })
+    var live = filters(state);
+    delete live.tz; // realtime is "now": no time zone to read dates in
+    return api("/api/realtime", live)
       .then(renderRealtime).catch(function (e) { showError(e.message); });
   }
 
@@ -490,18 +496,20 @@
     var token = ++loadToken;
     var state = readState();
     showError("");
-    api("/api/status").then(function (status) {
+    // Both before any panel, asked together: one round trip, not two.
+    Promise.all([
+      api("/api/status"),
+      api("/api/range", { range: state.range, tz: state.tz, from: state.range === "custom" ? state.from : "", to: state.range === "custom" ? state.to : "" })
+    ]).then(function (answers) {
+      var status = answers[0];
       if (!status.has_events) { showEmpty(status); return null; }
       document.getElementById("empty").hidden = true;
       document.getElementById("content").hidden = false;
       document.body.classList.remove("is-empty");
-      return api("/api/range", { range: state.range, tz: state.tz, from: state.range === "custom" ? state.from : "", to: state.range === "custom" ? state.to : "" })
-        .then(function (resolved) {
-          if (token !== loadToken) return null;
-          view = resolved;
-          syncControls(state);
-          return loadPanels(state, token);
-        });
+      if (token !== loadToken) return null;
+      view = answers[1];
+      syncControls(state);
+      return loadPanels(state, token);
     }).catch(function (e) { showError(e.message); });
   }
 
@@ -521,11 +529,12 @@
     var jobs = [];
     var pageParams = Object.assign({}, params);
     jobs.push(api("/api/summary", params).then(function (s) { if (token === loadToken) renderTiles(s, !!state.compare); }));
-    jobs.push(api("/api/reports/traffic", Object.assign({ bucket: view.bucket }, params)).then(function (rows) {
-      if (!state.compare) return [rows, null];
-      var before = Object.assign({}, params, view.previous, { bucket: view.bucket });
-      return api("/api/reports/traffic", before).then(function (prev) { return [rows, prev]; });
-    }).then(function (pair) { if (token === loadToken) renderTraffic(pair[0], pair[1]); }));
+    // The period and, with compare, the previous one: asked together, drawn when both are in.
+    var before = Object.assign({}, params, view.previous, { bucket: view.bucket });
+    jobs.push(Promise.all([
+      api("/api/reports/traffic", Object.assign({ bucket: view.bucket }, params)),
+      state.compare ? api("/api/reports/traffic", before) : Promise.resolve(null)
+    ]).then(function (pair) { if (token === loadToken) renderTraffic(pair[0], pair[1]); }));
     var byReport = {};
     TABLES.forEach(function (spec) {
       document.getElementById("csv-" + spec.id).href = csvHref(spec.report, pageParams);
@@ -537,7 +546,7 @@
         if (spec.id === "pages") fillHeatmapPages(rows, state.heatmap);
       }));
     });
-    jobs.push(api("/api/reports/sites", { from: view.from, to: view.to, tz: state.tz }).then(function (rows) {
+    jobs.push(api("/api/reports/sites", { from: view.from, to: view.to, tz: state.tz, include_bots: params.include_bots }).then(function (rows) {
       if (token === loadToken) fillSites(rows, state.site);
     }));
     var steps = state.steps.split(",").filter(Boolean);

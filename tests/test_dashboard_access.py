@@ -109,6 +109,20 @@ def test_api_include_bots_keeps_them_as_the_cli_flag_does(lake, capsys):
     assert tiles["visitors"] > client.get("/api/summary", query_string=day).json["visitors"]
 
 
+def test_realtime_counts_bots_only_with_include_bots(lake):
+    # "now" is a minute after a bot's last event (the generated lake has crawler visitors)
+    bots = [e for e in read_lake_events(lake / "events") if e.get("is_bot")]
+    last = max(bots, key=lambda e: e["received_at"])
+    now = datetime.fromisoformat(last["received_at"]) + timedelta(minutes=1)
+    client = create_app(load_settings({}), lake.as_uri(), clock=lambda: now).test_client()
+    for path in ("/api/realtime", "/api/sessions/active"):
+        people = {s["visitor"] for s in client.get(path).json["sessions"]}
+        everyone = client.get(path, query_string={"include_bots": "1"}).json
+        assert last["user_key"] in {s["visitor"] for s in everyone["sessions"]} - people
+        assert everyone["current_visitors"] == len(everyone["sessions"])
+    assert client.get("/api/realtime?include_bots=maybe").json["error"]["field"] == "include_bots"
+
+
 @pytest.mark.parametrize(("path", "field"), [
     ("/api/reports/pages?from=2026-11-20&to=2026-11-22&include_bots=maybe", "include_bots"),
     ("/api/reports/traffic?from=2026-11-20&to=2026-11-22&bucket=week", "bucket"),

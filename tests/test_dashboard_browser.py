@@ -25,6 +25,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 FIRST, LAST = "2026-11-20", "2026-11-22"
 DESKTOP = {"width": 1440, "height": 900}
+REALTIME_DEADLINE_MS = 15_000  # issue 11: "an accepted event appears there within 15 s"
 PWN = "window.__pwned = (window.__pwned || 0) + 1"
 HOSTILE_PAGE = f"https://evil.test/<img src=x onerror=\"{PWN}\">"
 HOSTILE_SCRIPT = "</script><script>" + PWN + "</script>"
@@ -85,7 +86,8 @@ def cli_rows(capsys, server, name, **options):
     capsys.readouterr()
     argv = ["report", name, "--lake", server.lake_dir.as_uri(), "--format", "json"]
     for key, value in options.items():
-        argv += [f"--{key.replace('_', '-')}", str(value)]
+        flag = f"--{key.replace('_', '-')}"
+        argv += [flag] if value is True else [flag, str(value)]  # True: a flag without a value
     cli(argv)
     return json.loads(capsys.readouterr().out)
 
@@ -151,6 +153,34 @@ def test_date_range_site_and_page_filters_change_tiles_as_the_cli_does(page, ser
     assert [c[0].rstrip("↗") for c in table_rows(page, "pages")] == [target]
 
 
+def test_include_bots_lives_in_the_url_and_reaches_every_report_call(page, server, capsys):
+    # GIVEN the dashboard without bots (the default), as the CLI counts without --include-bots
+    open_dashboard(page, server)
+    day = {"from": FIRST, "to": LAST}
+    assert_tiles_equal(page, cli_rows(capsys, server, "summary", **day)[0])
+    assert not page.is_checked("#bots")
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    # WHEN the owner ticks "Include bots"
+    page.check("#bots")
+    page.wait_for_url(re.compile(r"include_bots=1"))
+    page.wait_for_function("() => Number(document.body.dataset.loaded) > 1")
+    # THEN the tiles are the CLI's with --include-bots, and every call of a report asked for them
+    with_bots = cli_rows(capsys, server, "summary", include_bots=True, **day)[0]
+    assert with_bots["visitors"] > cli_rows(capsys, server, "summary", **day)[0]["visitors"]
+    assert_tiles_equal(page, with_bots)
+    reports = [u for u in asked if re.search(r"/api/(reports|summary|realtime)", u)]
+    assert len(reports) >= 15  # summary, traffic, sites, realtime and the 11 tables' reports
+    assert [u for u in reports if "include_bots=1" not in u] == []
+    assert "bot" in [c[0] for c in table_rows(page, "devices")]
+    # AND the state is in the URL: a reload (a shared link) opens with the box ticked
+    page.reload()
+    page.wait_for_selector("body[data-loaded]")
+    assert page.is_checked("#bots")
+    assert_tiles_equal(page, with_bots)
+    assert page.errors == []
+
+
 def test_csv_download_equals_the_api_rows(page, server):
     open_dashboard(page, server)
     href = page.get_attribute("#csv-referrers", "href")
@@ -194,8 +224,9 @@ def test_a_just_posted_event_shows_in_the_realtime_panel(page, server):
                         headers={"User-Agent": BROWSER_UA})
     assert reply.status_code == 202
     # THEN the realtime panel lists the session at a refresh (every 10 s), "data as of" now.
-    # The deadline is generous for a loaded machine; speed is bench/dashboard.py's business.
-    page.locator("#active tbody tr", has_text=user).wait_for(timeout=60_000)
+    # Issue 11's functional deadline: an accepted event appears there within 15 s (the panel
+    # refreshes every 10 s). How fast it is in practice is bench/realtime.py's business.
+    page.locator("#active tbody tr", has_text=user).wait_for(timeout=REALTIME_DEADLINE_MS)
     row = page.locator("#active tbody tr", has_text=user).inner_text()
     assert url in row
     assert page.inner_text("#rt-asof").startswith("Data as of ")

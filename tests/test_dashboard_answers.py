@@ -1,0 +1,86 @@
+"""The dashboard's answers kept per store state (dashboard/answers.py) and the store it reads:
+identical calls computed once, a changed store answering anew."""
+
+import threading
+
+import pytest
+
+from config import load_settings
+from dashboard import data
+from dashboard.answers import Answers, store_state
+from tests.lakegen import generate, write_events
+
+
+def test_identical_calls_arriving_together_are_computed_once():
+    answers, calls, release = Answers(), [], threading.Event()
+
+    def compute():
+        calls.append(1)
+        release.wait(10)
+        return [{"rows": len(calls)}]
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(answers.get("k", compute)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    while not calls:  # the first caller is computing; the others arrive meanwhile
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert calls == [1]
+    assert got == [[{"rows": 1}]] * 4
+    assert answers.get("k", lambda: [{"rows": "again"}]) == [{"rows": 1}]  # kept
+
+
+def test_an_error_reaches_the_caller_and_is_not_kept():
+    answers = Answers()
+
+    def fail():
+        raise ValueError("bad option")
+
+    with pytest.raises(ValueError, match="bad option"):
+        answers.get("k", fail)
+    assert answers.get("k", lambda: ["computed"]) == ["computed"]
+
+
+def test_only_the_newest_answers_are_kept():
+    answers = Answers(keep=2)
+    for key in "abc":
+        answers.get(key, lambda key=key: [key])
+    assert answers.get("a", lambda: ["recomputed"]) == ["recomputed"]
+    assert answers.get("c", lambda: ["recomputed"]) == ["c"]
+
+
+def test_the_store_state_changes_when_the_file_or_its_log_does(tmp_path):
+    store = tmp_path / "store.duckdb"
+    assert store_state(store) == (None, None)
+    store.write_bytes(b"one")
+    before = store_state(store)
+    assert store_state(store) == before
+    store.write_bytes(b"other rows")
+    assert store_state(store) != before
+    changed = store_state(store)
+    (tmp_path / "store.duckdb.wal").write_bytes(b"x")
+    assert store_state(store) != changed
+
+
+def test_a_sync_loading_new_objects_makes_the_dashboard_answer_anew(tmp_path, monkeypatch):
+    # GIVEN a dashboard source over a lake and its store, asked once (the answer is kept)
+    lake = tmp_path / "lake"
+    generate(lake, events=300, seed=3, start="2026-11-20", days=1)
+    source = data.Source(lake.as_uri(), load_settings({}), store=tmp_path / "store.duckdb")
+    day = {"from": "2026-11-20", "to": "2026-11-20"}
+    first = source.run("sites", day)
+    assert source.run("sites", day) is first  # the same store state: the kept answer
+    # WHEN a new object lands and the next sync is due
+    write_events(lake, [{"v": 1, "event_id": "new-1", "event_type": "page_view",
+                         "user_key": "Unew", "current_page": "https://new.test/",
+                         "received_at": "2026-11-20T12:00:00.000Z"}])
+    monkeypatch.setattr(data, "SYNC_SECONDS", 0.0)
+    # THEN the answer comes from the store as it is now, equal to the lake's own
+    again = source.run("sites", day)
+    assert "new.test" in {row["site"] for row in again}
+    direct = data.Source(lake.as_uri(), load_settings({})).run("sites", day)
+    assert again == direct
