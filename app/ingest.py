@@ -16,6 +16,8 @@ from app.payload import (
     FORM_TYPE,
     JSON_TYPES,
     LEGACY_FIELDS,
+    check_json_type,
+    decode_valid,
     event_list,
     legacy_event,
     parse_json,
@@ -81,8 +83,12 @@ def commit(lines: list[str], wheres: list[str]) -> None:
 
 def accept_json() -> tuple[dict, int]:
     """A JSON body of one event, an array of events or {"events": [...]}."""
-    document = parse_json(request.get_data(cache=False), request.content_type or "")
-    pairs = event_list(document, get_settings().max_events_per_request)
+    body, max_events = request.get_data(cache=False), get_settings().max_events_per_request
+    check_json_type(request.content_type or "")
+    valid = decode_valid(body, max_events)
+    if valid is not None:
+        return accept(*valid)
+    pairs = event_list(parse_json(body, request.content_type or ""), max_events)
     return accept(validate_all(pairs), [where for where, _ in pairs])
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from logdig.errors import InvalidInput
-from logdig.events import FIELDS, clean_text, validate
+from logdig.events import EVENT_STRUCT, FIELDS, checked, clean_text, validate
 
 JSON_TYPES = ("application/json", "text/plain", "")
 FORM_TYPE = "application/x-www-form-urlencoded"  # what the original clickTracker posted to /
@@ -17,10 +17,49 @@ LEGACY_FIELDS = ("timestamp", "token", "user_key", "current_page", "link", "x", 
 LEGACY_NUMBERS = {"x": float, "y": float, "spent_milli_sec": int, "load_count": int}
 
 
-def parse_json(body: bytes, content_type: str) -> Any:
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
+    events: list[EVENT_STRUCT]
+
+
+# Body shapes the fast path decodes, by how the body starts (what the tracker and most clients
+# send; any other spelling, such as leading whitespace, takes the general path).
+_ONE = msgspec.json.Decoder(EVENT_STRUCT)
+_LIST = msgspec.json.Decoder(list[EVENT_STRUCT])
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+
+
+def check_json_type(content_type: str) -> None:
     if content_type.split(";")[0].strip().lower() not in JSON_TYPES:
         raise InvalidInput("Content-Type", "must be application/json or text/plain",
                            code="unsupported_media_type", status=415)
+
+
+def decode_valid(body: bytes, max_events: int) -> tuple[list[dict], list[str]] | None:
+    """(events, wheres) of a body whose every event is valid and clean, decoded and checked by
+    msgspec in one pass (~2.4 µs an event less than decoding, then converting); None for any
+    other body, which parse_json, event_list and validate_all then read and word the error of.
+    msgspec keeps the last of repeated keys, as json does, so both paths give the same events."""
+    if body[:10] == b'{"events":':
+        decoder, prefix = _ENVELOPE, "events"
+    elif body[:1] in (b"[", b"{"):
+        decoder, prefix = (_LIST, "events") if body[:1] == b"[" else (_ONE, "event")
+    else:
+        return None
+    try:
+        decoded = decoder.decode(body)
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        return None
+    structs = decoded.events if decoder is _ENVELOPE else [decoded] if decoder is _ONE else decoded
+    if not 0 < len(structs) <= max_events:
+        return None  # event_list words both refusals
+    events = [checked(struct) for struct in structs]
+    if None in events:
+        return None
+    return events, ["event"] if decoder is _ONE else [f"{prefix}[{i}]" for i in range(len(events))]
+
+
+def parse_json(body: bytes, content_type: str) -> Any:
+    check_json_type(content_type)
     try:  # msgspec decodes in C, ~3x faster; what it refuses (NaN, 1e400, a lone surrogate
         return msgspec.json.decode(body)  # escape, bad input) json decides and words, as before
     except (msgspec.MsgspecError, ValueError, RecursionError):

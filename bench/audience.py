@@ -94,17 +94,13 @@ def collector_round(bodies: list[tuple[dict, str]], enrich: bool,
 
 def forget_agents() -> None:
     """A fresh worker: no cache (ours, crawlerdetect's, ua-parser's) has seen any agent."""
-    import ua_parser
-
     audience.agent.cache_clear()
     audience._crawlers.cache_clear()
-    ua_parser.parser = ua_parser.Parser.from_matchers(ua_parser.load_builtins())
+    audience._ua_parser.cache_clear()
 
 
 def lookups(agents: list[str]) -> dict[str, float]:
     """µs per lookup: country, an agent seen before, and a new agent split into its parts."""
-    import ua_parser
-
     sample = agents[:2000]
     crawlers = audience._crawlers()
     out = {"country": _cpu(lambda: [audience.country(ip) for ip in ADDRESSES * 5000])
@@ -114,7 +110,7 @@ def lookups(agents: list[str]) -> dict[str, float]:
     out["agent, new"] = _cpu(lambda: [audience.agent(a) for a in fresh[0]]) / len(sample)
     out["agent, seen before"] = _cpu(lambda: [audience.agent(a) for a in fresh[0] * 20]) \
         / (len(sample) * 20)
-    out["  ua-parser parse"] = _cpu(lambda: [ua_parser.parse(a) for a in fresh[1]]) / len(sample)
+    out["  ua-parser parse"] = _cpu(lambda: [audience._ua_parser().parse(a) for a in fresh[1]]) / len(sample)
     out["  crawlerdetect"] = _cpu(lambda: [crawlers.is_crawler(a) for a in fresh[2]]) / len(sample)
     return {k: v * 1e6 for k, v in out.items()}
 

@@ -34,11 +34,17 @@ def queue_client_config(seconds: float) -> Config:
     connect = min(2.0, seconds / 3)
     return Config(connect_timeout=connect, read_timeout=max(seconds - connect, 0.1),
                   retries={"total_max_attempts": 1, "mode": "standard"},
-                  max_pool_connections=32)
+                  max_pool_connections=32,
+                  # The entries are built by logdig.queues, never from client input: botocore's
+                  # walk over them costs CPU on every send (~2% of the collector's GIL time).
+                  parameter_validation=False)
 
 
-def client(service: str, default_region: str, config: Config = CLIENT_CONFIG):
-    session = boto3.session.Session()
+def client(service: str, default_region: str, config: Config = CLIENT_CONFIG,
+           session: boto3.session.Session | None = None):
+    """A client from `session` (default: a new one). Clients of one session share its loaded
+    service models: a second SQS client from the same session costs ~0.1 MB, from a new one ~9."""
+    session = session or boto3.session.Session()
     return session.client(service, region_name=session.region_name or default_region,
                           config=config)
 

@@ -278,7 +278,7 @@ def _compiled_event() -> type[msgspec.Struct]:
     return msgspec.defstruct("Event", fields, forbid_unknown_fields=True, omit_defaults=True)
 
 
-_EVENT = _compiled_event()
+_EVENT = EVENT_STRUCT = _compiled_event()
 _POSTED = tuple((name, field.post) for name, field in FIELDS.items() if field.post is not None)
 
 
@@ -292,9 +292,15 @@ def _validate_fast(raw: Any, where: str) -> dict | None:
     """The event if msgspec accepts it, every string of it is already clean, and the checks
     types cannot express pass; None to leave it to _validate_each (which words the error)."""
     try:
-        event = msgspec.to_builtins(msgspec.convert(raw, _EVENT))
+        return checked(msgspec.convert(raw, _EVENT))
     except msgspec.ValidationError:
         return None
+
+
+def checked(struct: msgspec.Struct) -> dict | None:
+    """An event msgspec accepted as EVENT_STRUCT (converted, or decoded from JSON in one pass),
+    as a dict, if every string is clean and the checks types cannot express pass; else None."""
+    event = msgspec.to_builtins(struct)
     for value in event.values():
         # isprintable() is false for every character clean_text replaces (and for a few it
         # keeps, such as tab: those take the slow path, which is correct, only slower).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+import boto3
 from botocore.exceptions import ClientError
 
 from config import Settings
@@ -144,7 +145,9 @@ def make_queue(settings: Settings) -> Queue:
         return LocalQueue(settings.queue_path, settings.visibility_timeout_seconds,
                           busy_timeout=settings.queue_retry_seconds)
 
+    session = boto3.session.Session()  # the send, ping and long-poll clients share its models
+
     def client_for(seconds: float):
-        return aws.client("sqs", settings.aws_region, aws.queue_client_config(seconds))
+        return aws.client("sqs", settings.aws_region, aws.queue_client_config(seconds), session)
 
     return SqsQueue(settings.queue_url, None, settings.queue_retry_seconds, client_for)

@@ -1,5 +1,7 @@
 """The collector's cheaper paths give what the reference paths give: msgspec validation against the
-field-by-field checks, the IPv4 anonymizer against ipaddress, the fast event ids against uuid."""
+field-by-field checks, the body decoded and validated in one pass against decoding then validating,
+the IPv4 anonymizer against ipaddress, the fast event ids against uuid, ua-parser's re2 resolver
+against its reference one."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.payload import parse_json
+from app.payload import decode_valid, event_list, parse_json, validate_all
 from logdig import events
 from logdig.errors import InvalidInput
 from tests.test_core_property import clean_events, dirty_events
@@ -92,3 +94,78 @@ def test_the_body_decodes_as_json_decodes_it(body):
             parse_json(body, "application/json")
         return
     assert repr(parse_json(body, "application/json")) == repr(expected)
+
+
+def general_path(body: bytes, max_events: int):
+    try:
+        pairs = event_list(parse_json(body, "application/json"), max_events)
+        return validate_all(pairs), [where for where, _ in pairs]
+    except InvalidInput as exc:
+        return exc
+
+
+def shaped(events: list, shape: str):
+    return {"one": lambda: events[0] if events else {}, "list": lambda: events,
+            "envelope": lambda: {"events": events}}[shape]()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(clean_events | dirty_events, max_size=4), ascii_only=st.booleans(),
+       shape=st.sampled_from(["one", "list", "envelope"]))
+def test_one_pass_decoding_gives_the_general_paths_events_or_steps_aside(batch, ascii_only, shape):
+    # GIVEN any body of events, as a client spells it; WHEN both paths read it (at most 3 events)
+    body = json.dumps(shaped(batch, shape), separators=(",", ":"), ensure_ascii=ascii_only).encode()
+    fast, slow = decode_valid(body, 3), general_path(body, 3)
+    # THEN the one pass either steps aside or gives exactly the general path's events and places
+    if fast is not None:
+        assert fast == slow
+        assert [[type(v) for v in e.values()] for e in fast[0]] == \
+            [[type(v) for v in e.values()] for e in slow[0]]
+
+
+@pytest.mark.parametrize(("body", "events"), [
+    (b'{"event_type":"click","x":1,"x":2.5}', [{"event_type": "click", "x": 2.5}]),
+    (b'{"events":[{"event_type":"a"}],"events":[{"event_type":"b","y":null}]}',
+     [{"event_type": "b"}]),
+    (b'[{"event_type":"click","props":{"a":1,"a":"x"}}]', [{"event_type": "click", "props": {"a": "x"}}]),
+])
+def test_repeated_keys_keep_the_last_value_on_both_paths(body, events):
+    assert decode_valid(body, 10)[0] == general_path(body, 10)[0] == events
+
+
+def test_a_tracker_body_takes_the_one_pass_and_a_bad_one_steps_aside():
+    # GIVEN the tracker's {"events": [...]}, a bare array, and the same with one bad event
+    good = [{"v": 1, "event_type": "click", "x": 812, "current_page": "https://shop.example/é"}] * 2
+    bad = [*good, {"event_type": "click", "x": "far"}]
+    # THEN the good bodies are read in one pass, with the general path's events and places
+    for body in (json.dumps({"events": good}, separators=(",", ":")), json.dumps(good)):
+        assert decode_valid(body.encode(), 10) == general_path(body.encode(), 10)
+        assert decode_valid(body.encode(), 10)[1] == ["events[0]", "events[1]"]
+    # ...and a bad event, an empty list or too many events leave the wording to the general path
+    assert decode_valid(json.dumps({"events": bad}).encode(), 10) is None
+    assert decode_valid(b"[]", 10) is None
+    assert decode_valid(json.dumps(good).encode(), 1) is None
+    assert "events[2].x" in general_path(json.dumps({"events": bad}).encode(), 10).to_json()["error"]["field"]
+
+
+def test_the_re2_resolver_parses_real_agents_as_ua_parsers_reference_resolver():
+    # GIVEN fake-useragent's real-world agents and the audience corpus
+    from pathlib import Path
+
+    import fake_useragent
+    from ua_parser import BasicResolver, Domain, load_lazy_builtins
+
+    from logdig import audience
+    from tests.test_audience_enrich import CORPUS
+
+    table = Path(fake_useragent.__file__).parent / "data" / "browsers.jsonl"
+    agents = {json.loads(line)["useragent"] for line in table.read_text().splitlines() if line}
+    agents |= {row[0] for row in CORPUS}
+    # WHEN the collector's parser (re2) and ua-parser's pure-Python reference parse each one
+    reference = BasicResolver(load_lazy_builtins())
+    # THEN browser, OS and device come out the same
+    for agent in sorted(agents):
+        expected = reference(agent, Domain.ALL).complete()
+        got = audience._ua_parser().parse(agent)
+        assert (got.user_agent, got.os, got.device) == \
+            (expected.user_agent, expected.os, expected.device), agent
