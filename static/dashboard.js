@@ -177,6 +177,7 @@
     if (current && names.indexOf(current) < 0) names.unshift(current);
     names.forEach(function (name) { var o = el("option", "", name); o.value = name; select.appendChild(o); });
     select.value = current || "";
+    document.body.classList.toggle("one-site", !!current || names.length <= 1);
   }
 
   // ---------- tiles ----------
@@ -202,7 +203,8 @@
       if (compare && t[3] && prev !== null && prev !== undefined) {
         var cur = summary[t[0]] || 0;
         var text, cls = "delta";
-        if (prev === 0) { text = cur === 0 ? "±0" : "new"; }
+        if (prev === 0) { text = cur === 0 ? "±0%" : "new"; }
+        else if (Math.abs((cur - prev) / prev) < 0.005) { text = "±0%"; }
         else {
           var change = (cur - prev) / prev;
           text = (change >= 0 ? "▲ " : "▼ ") + Math.abs(change * 100).toFixed(0) + "%";
@@ -265,7 +267,12 @@
       rows: function (rows) { return rows.filter(function (r) { return r.dimension === "referrer"; }); },
       columns: [["referrer_host", "Referrer"], ["sessions", "Visits"]] },
     { id: "utm", title: "Campaigns (UTM)", report: "referrers",
-      rows: function (rows) { return rows.filter(function (r) { return r.dimension === "utm"; }); },
+      // Visits without any UTM tag are the referrers' business (the CSV keeps their row).
+      rows: function (rows) {
+        return rows.filter(function (r) {
+          return r.dimension === "utm" && [r.utm_source, r.utm_medium, r.utm_campaign].some(function (v) { return v && v !== "(none)"; });
+        });
+      },
       columns: [["utm_source", "Source"], ["utm_medium", "Medium"], ["utm_campaign", "Campaign"], ["sessions", "Visits"]] },
     { id: "events", title: "Events", report: "events",
       columns: [["event", "Event"], ["visitors", "Visitors"], ["events", "Events"]] },
@@ -300,13 +307,15 @@
     return card;
   }
 
-  // A URL as muted origin + path (phones hide the origin), all of it text; "" stays "".
+  // A URL as muted scheme and host + path, all of it text; "" stays "". Phones hide the scheme,
+  // and the host too when one site is shown (body.one-site).
   function urlText(value) {
     var text = value === null || value === undefined ? "" : String(value);
-    var match = /^https?:\/\/[^\/?#]*/i.exec(text);
+    var match = /^(https?:\/\/)([^\/?#]*)/i.exec(text);
     var node = el("span", "url");
     if (!match) { node.textContent = text; return node; }
-    node.appendChild(el("span", "url-origin", match[0]));
+    node.appendChild(el("span", "url-origin url-scheme", match[1]));
+    node.appendChild(el("span", "url-origin url-host", match[2]));
     node.appendChild(el("span", "url-path", text.slice(match[0].length) || "/"));
     return node;
   }
@@ -331,7 +340,11 @@
     if (!rows.length) { container.appendChild(el("p", "muted empty-table", "Nothing in this period.")); return; }
     var table = el("table", spec.bars === false ? "data plain" : "data");
     var thead = el("thead"), tr = el("tr");
-    spec.columns.forEach(function (c, i) { tr.appendChild(el("th", i ? "num" : "", c[1])); });
+    // A heading sits over its column: right for numbers, left for text.
+    spec.columns.forEach(function (c, i) {
+      var numeric = i && (typeof rows[0][c[0]] === "number" || c[2] === "ms");
+      tr.appendChild(el("th", numeric ? "num" : "", c[1]));
+    });
     thead.appendChild(tr);
     table.appendChild(thead);
     var tbody = el("tbody");
@@ -441,7 +454,8 @@
       var x = (c.cell_col + 0.5) * cw, y = (c.cell_row + 0.5) * rh, r = Math.max(cw, rh) * 0.9;
       var hue = Math.round(220 - 220 * t);
       var glow = ctx.createRadialGradient(x, y, 0, x, y, r);
-      glow.addColorStop(0, "hsla(" + hue + ", 90%, 50%, " + (0.35 + 0.5 * t) + ")");
+      // Rare clicks faint, hot spots strong: the page stays readable under the map.
+      glow.addColorStop(0, "hsla(" + hue + ", 90%, 50%, " + (0.12 + 0.68 * t) + ")");
       glow.addColorStop(1, "hsla(" + hue + ", 90%, 50%, 0)");
       ctx.fillStyle = glow;
       ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
@@ -527,6 +541,7 @@
   function loadPanels(state, token) {
     var params = rangeParams(state);
     var jobs = [];
+    document.body.classList.toggle("one-site", !!state.site);
     var pageParams = Object.assign({}, params);
     jobs.push(api("/api/summary", params).then(function (s) { if (token === loadToken) renderTiles(s, !!state.compare); }));
     // The period and, with compare, the previous one: asked together, drawn when both are in.
