@@ -116,23 +116,76 @@ def _visitor(alias: str) -> str:
     return f"COALESCE({alias}.user_id, i.member, {alias}.user_key)"
 
 
-def session_rows() -> str:
-    """The `sessions` CTE over `numbered`: one row per visitor session."""
-    return """sessions AS (
-  SELECT user_key, session_no, MIN(ts) AS start_ms, MAX(ts) AS end_ms,
+@dataclass(frozen=True)
+class SessionView:
+    """Per-session attributes from a `numbered`-shaped relation: one row (user_key, session_no,
+    *columns) per session that has them. The query store keeps every view's columns for each
+    stored session (analysis/store_sql.py) and runs `sql` only over the sessions it cannot keep
+    (cut by the range, or of visitors it recounts), so a view is defined once for every engine."""
+
+    name: str
+    columns: tuple[str, ...]
+    sql: Callable[[str], str]  # source relation -> SELECT user_key, session_no, *columns
+
+
+def _first_row(where: str, order: str, columns: tuple[str, ...]) -> Callable[[str], str]:
+    """The columns of each session's first row matching `where`, in `order`."""
+    picked = ", ".join(columns)
+
+    def sql(source: str) -> str:
+        return f"""SELECT user_key, session_no, {picked} FROM (
+    SELECT user_key, session_no, {picked},
+      ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY {order}) AS nth
+    FROM {source}
+    WHERE {where}
+  ) ranked
+  WHERE nth = 1"""
+
+    return sql
+
+
+def _session_totals(source: str) -> str:
+    return f"""SELECT user_key, session_no, MIN(ts) AS start_ms, MAX(ts) AS end_ms,
     SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
-    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions
-  FROM numbered
-  GROUP BY user_key, session_no
-)"""
+    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions,
+    COUNT(*) AS events
+  FROM {source}
+  GROUP BY user_key, session_no"""
+
+
+FIRST, LAST = "ts, event_id", "ts DESC, event_id DESC"
+PAGE_VIEW = "event_type = 'page_view'"
+AUDIENCE = ("country", "browser", "os", "device")
+SESSIONS = SessionView("sessions", ("start_ms", "end_ms", "page_views", "conversions", "events"),
+                       _session_totals)
+# The first page view's referrer and campaign; the first and last page view with a page; the
+# first event's member id and audience fields.
+LANDINGS = SessionView("landings", ("referrer_host", "utm_source", "utm_medium", "utm_campaign"),
+                       _first_row(PAGE_VIEW, FIRST, ("referrer_host", "utm_source",
+                                                     "utm_medium", "utm_campaign")))
+ENTRIES = SessionView("entries", ("page",), _first_row(f"{PAGE_VIEW} AND page <> ''", FIRST,
+                                                       ("page",)))
+EXITS = SessionView("exits", ("page",), _first_row(f"{PAGE_VIEW} AND page <> ''", LAST, ("page",)))
+OPENERS = SessionView("openers", ("user_id", *AUDIENCE), _first_row("true", FIRST,
+                                                                    ("user_id", *AUDIENCE)))
+SESSION_VIEWS = (SESSIONS, LANDINGS, ENTRIES, EXITS, OPENERS)
+
+
+def _views(d: Dialect, *views: SessionView) -> str:
+    """CTEs named after the views, over `numbered` (the store: mostly its kept sessions)."""
+    store = getattr(d, "store", None)
+    if store is not None:
+        return ",\n".join(store.session_view(d, v) for v in views)
+    return ",\n".join(f"{v.name} AS (\n  {v.sql('numbered')}\n)" for v in views)
 
 
 def _sessions(d: Dialect) -> str:
     """`marked`, `numbered` (each unique event with new_session and session_no; session_no
-    identifies a session within its user_key, only its grouping is meaningful) and `sessions`."""
+    identifies a session within its user_key, only its grouping is meaningful) and `sessions`
+    (one row per visitor session: SESSIONS)."""
     store = getattr(d, "store", None)
     if store is not None:  # session numbers precomputed at load, except where they cannot apply
-        return store.sessions(d)
+        return f"{store.sessions(d)},\n{_views(d, SESSIONS)}"
     order = "ORDER BY ts, event_id"
     return f"""marked AS (
   SELECT *,
@@ -147,7 +200,7 @@ numbered AS (
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no
   FROM marked
 ),
-{session_rows()}"""
+{_views(d, SESSIONS)}"""
 
 
 def _ratio(numerator: str, denominator: str, digits: int) -> str:
@@ -219,25 +272,19 @@ def referrers(d: Dialect, opts: dict) -> str:
     def label(column: str) -> str:
         return f"COALESCE(NULLIF({column}, ''), '(none)')"
 
-    host = f"lower({d.extract('referrer', HOST_RE)})"
     return f"""{_sessions(d)},
-firsts AS (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY ts, event_id) AS nth
-  FROM numbered
-  WHERE event_type = 'page_view'
-),
-landings AS (
-  SELECT COALESCE(NULLIF({host}, ''), '(direct)') AS referrer_host,
+{_views(d, LANDINGS)},
+labelled AS (
+  SELECT COALESCE(NULLIF(referrer_host, ''), '(direct)') AS referrer_host,
     {label("utm_source")} AS utm_source,
     {label("utm_medium")} AS utm_medium,
     {label("utm_campaign")} AS utm_campaign
-  FROM firsts
-  WHERE nth = 1
+  FROM landings
 )
 SELECT CASE WHEN GROUPING(referrer_host) = 0 THEN 'referrer' ELSE 'utm' END AS dimension,
   referrer_host, utm_source, utm_medium, utm_campaign,
   COUNT(*) AS sessions
-FROM landings
+FROM labelled
 GROUP BY GROUPING SETS ((referrer_host), (utm_source, utm_medium, utm_campaign))
 ORDER BY dimension, sessions DESC, referrer_host, utm_source, utm_medium, utm_campaign"""
 
@@ -338,25 +385,12 @@ SELECT (SELECT COUNT(DISTINCT visitor) FROM people WHERE user_key IS NOT NULL) A
 FROM sessions"""
 
 
-def _session_ends(d: Dialect) -> str:
-    """Each session's page views numbered from its first (nth) and from its last (nth_last)."""
-    session = "PARTITION BY user_key, session_no"
-    return f"""{_sessions(d)},
-ends AS (
-  SELECT user_key, session_no, page,
-    ROW_NUMBER() OVER ({session} ORDER BY ts, event_id) AS nth,
-    ROW_NUMBER() OVER ({session} ORDER BY ts DESC, event_id DESC) AS nth_last
-  FROM numbered
-  WHERE event_type = 'page_view' AND page <> ''
-)"""
-
-
-def _end_pages(column: str) -> Callable[[Dialect, dict], str]:
+def _end_pages(view: SessionView) -> Callable[[Dialect, dict], str]:
     def body(d: Dialect, opts: dict) -> str:
-        return f"""{_session_ends(d)}
+        return f"""{_sessions(d)},
+{_views(d, view)}
 SELECT page, COUNT(*) AS sessions
-FROM ends
-WHERE {column} = 1
+FROM {view.name}
 GROUP BY page
 ORDER BY sessions DESC, page"""
 
@@ -402,27 +436,26 @@ ORDER BY clicks DESC, tag, element_id, classes, text"""
 
 
 def active_sessions(d: Dialect, opts: dict) -> str:
-    session = "s.user_key = e.user_key AND s.session_no = e.session_no"
+    # The current page is looked up only for the few active sessions.
+    session = "a.user_key = n.user_key AND a.session_no = n.session_no"
     return f"""{_sessions(d)},
-lasts AS (
-  SELECT user_key, session_no, page,
-    ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY ts DESC, event_id DESC) AS nth
-  FROM numbered
-  WHERE page <> ''
-),
-counted AS (
-  SELECT user_key, session_no, COUNT(*) AS events FROM numbered GROUP BY user_key, session_no
-),
 active AS (
   SELECT * FROM sessions WHERE end_ms >= {d.param("end_ms", opts["end_ms"])} - {ACTIVE_MS}
+),
+lasts AS (
+  SELECT n.user_key, n.session_no, n.page,
+    ROW_NUMBER() OVER (PARTITION BY n.user_key, n.session_no ORDER BY n.ts DESC, n.event_id DESC)
+      AS nth
+  FROM numbered n
+  JOIN active a ON {session}
+  WHERE n.page <> ''
 )
 SELECT s.user_key AS visitor, COALESCE(e.page, '') AS current_page,
   {d.iso_seconds("CAST(FLOOR(s.end_ms / 1000) AS BIGINT)")} AS last_activity,
-  c.events AS events,
+  s.events AS events,
   ROUND(CAST(s.end_ms - s.start_ms AS DOUBLE) / 1000, 1) AS duration_s
 FROM active s
-JOIN counted c ON c.user_key = s.user_key AND c.session_no = s.session_no
-LEFT JOIN lasts e ON {session} AND e.nth = 1
+LEFT JOIN lasts e ON e.user_key = s.user_key AND e.session_no = s.session_no AND e.nth = 1
 ORDER BY s.end_ms DESC, visitor"""
 
 
@@ -432,16 +465,14 @@ def _audience(column: str) -> Callable[[Dialect, dict], str]:
 
     def body(d: Dialect, opts: dict) -> str:
         return f"""{_sessions(d)},
+{_views(d, OPENERS)},
 firsts AS (
-  SELECT {_visitor("n")} AS visitor,
-    COALESCE(NULLIF(n.{column}, ''), '(unknown)') AS value,
-    ROW_NUMBER() OVER (PARTITION BY n.user_key, n.session_no ORDER BY n.ts, n.event_id) AS nth
-  FROM numbered n
-  LEFT JOIN identities i ON i.user_key = n.user_key
+  SELECT {_visitor("o")} AS visitor, COALESCE(NULLIF(o.{column}, ''), '(unknown)') AS value
+  FROM openers o
+  LEFT JOIN identities i ON i.user_key = o.user_key
 )
 SELECT value AS {column}, COUNT(DISTINCT visitor) AS visitors, COUNT(*) AS visits
 FROM firsts
-WHERE nth = 1
 GROUP BY value
 ORDER BY visits DESC, visitors DESC, {column}"""
 
@@ -524,8 +555,8 @@ REPORTS = {
                funnel, ("steps",)),
         Report("summary", "visitors, visits, page views, views per visit, bounce rate, average "
                "visit duration, conversions and conversion rate in one row", summary),
-        Report("entry_pages", "sessions per first page viewed", _end_pages("nth")),
-        Report("exit_pages", "sessions per last page viewed", _end_pages("nth_last")),
+        Report("entry_pages", "sessions per first page viewed", _end_pages(ENTRIES)),
+        Report("exit_pages", "sessions per last page viewed", _end_pages(EXITS)),
         Report("events", "events and visitors per event type other than page views, clicks, "
                "heartbeats and page leaves (conversions and custom events)", events),
         Report("sites", "events and page views per site (host of the page URL)", sites),

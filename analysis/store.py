@@ -467,6 +467,7 @@ def forget_user_key(path: str | Path | None, user_key: str) -> int:
         con.execute("BEGIN")
         removed = con.execute("DELETE FROM events WHERE user_key = ?", [user_key]).fetchone()[0]
         con.execute("DELETE FROM visitor_sites WHERE user_key = ?", [user_key])
+        con.execute("DELETE FROM visits WHERE user_key = ?", [user_key])
         con.execute("COMMIT")
         return removed
     finally:

@@ -14,6 +14,12 @@ functions would otherwise recompute over the whole range:
                       almost always): deliveries are ordered by the very strings the lake has
   id_hash             32 bits of hash(event_id), to find an event's other deliveries cheaply
 A row with delivery NULL is loaded but not derived yet; queries skip it, the next sync derives it.
+
+`visits` holds one row per stored session (user_key, session_no = its first event's ts): the
+dt span and site of its events, and every reports.SESSION_VIEWS column (`<view>_<column>`, and
+`<view>_n` = 1 where the view has a row), computed by the views' own SQL. A report uses these
+rows for the sessions that lie wholly inside its range and need no recount, and runs the views
+over the events of the few others.
 """
 
 from __future__ import annotations
@@ -21,14 +27,14 @@ from __future__ import annotations
 from analysis import reports
 from analysis.dialects import Dialect, DuckDB
 
-SCHEMA_VERSION = 4  # bump when the tables or their derivation change; older stores are rebuilt
+SCHEMA_VERSION = 5  # bump when the tables or their derivation change; older stores are rebuilt
 GAP = reports.SESSION_GAP_MS
 DERIVED = ("delivery", "prev_dt", "gap_ms", "sess_age")
 CANONICAL = "strftime(epoch_ms(ts), '%Y-%m-%dT%H:%M:%S.%gZ')"
 RECEIVED = f"COALESCE(received_raw, {CANONICAL})"  # = the lake's received_at
 DELIVERY_ORDER = f"ORDER BY {RECEIVED}, rowid"
 VISITOR_ORDER = "ORDER BY ts, event_id"
-TABLES = ("meta", "objects", "visitor_sites", "events")
+TABLES = ("meta", "objects", "visitor_sites", "events", "visits")
 
 
 def prepared_names() -> list[str]:
@@ -55,6 +61,31 @@ def _loaded_columns() -> str:
             "CAST(NULL AS INTEGER) AS gap_ms, CAST(NULL AS BIGINT) AS sess_age")
 
 
+def visit_rows(source: str) -> str:
+    """A SELECT of `visits` rows for the sessions of the derived rows in source (a relation with
+    the events table's columns), through reports.SESSION_VIEWS: the same SQL as over the lake."""
+    views = reports.SESSION_VIEWS
+    ctes = ",\n".join(f"v_{v.name} AS ({v.sql('src')})" for v in views)
+    columns = ", ".join(f"v_{v.name}.{c} AS {v.name}_{c}" for v in views for c in v.columns)
+    present = ", ".join(f"CASE WHEN v_{v.name}.user_key IS NOT NULL THEN 1 END AS {v.name}_n"
+                        for v in views)
+    joins = "\n".join(f"LEFT JOIN v_{v.name} ON v_{v.name}.user_key = span.user_key "
+                      f"AND v_{v.name}.session_no = span.session_no" for v in views)
+    return f"""WITH src AS (
+  SELECT {", ".join(prepared_names())}, ts - sess_age AS session_no, dt
+  FROM {source} s
+  WHERE delivery = 1 AND user_key IS NOT NULL AND ts IS NOT NULL AND sess_age IS NOT NULL
+),
+span AS (
+  SELECT user_key, session_no, MIN(dt) AS min_dt, MAX(dt) AS max_dt, MIN(site) AS site
+  FROM src GROUP BY user_key, session_no
+),
+{ctes}
+SELECT span.*, {columns}, {present}
+FROM span
+{joins}"""
+
+
 def create_tables(schema: str = "main") -> list[str]:
     return [
         f"CREATE TABLE {schema}.meta (key VARCHAR, value VARCHAR)",
@@ -62,6 +93,8 @@ def create_tables(schema: str = "main") -> list[str]:
         "loaded_at TIMESTAMP DEFAULT current_timestamp)",
         f"CREATE TABLE {schema}.visitor_sites (user_key VARCHAR, site VARCHAR)",
         f"CREATE TABLE {schema}.events AS SELECT {_loaded_columns()} FROM {reports.SOURCE} "
+        "WHERE false",
+        f"CREATE TABLE {schema}.visits AS SELECT * FROM ({visit_rows(f'{schema}.events')}) "
         "WHERE false",
     ]
 
@@ -120,6 +153,12 @@ DERIVE_STEPS = [
     FROM w""",
     """UPDATE events SET gap_ms = s.gap_ms, sess_age = s.sess_age
     FROM s_rows s WHERE events.rowid = s.rid AND (s.b IS NULL OR s.ts >= s.b OR s.ts IS NULL)""",
+    # The sessions from b on were renumbered: their visits rows are made again.
+    """DELETE FROM visits USING s_bounds s
+    WHERE visits.user_key = s.user_key AND (s.b IS NULL OR visits.session_no >= s.b)""",
+    "INSERT INTO visits " + visit_rows(
+        "(SELECT e.* FROM events e JOIN s_bounds b ON e.user_key = b.user_key "
+        "WHERE b.b IS NULL OR e.ts - e.sess_age >= b.b)"),
 ]
 
 
@@ -163,7 +202,8 @@ def derive_all(target: str) -> list[str]:
 
 def rewrite_in_place() -> list[str]:
     return [NEW_SITES, *derive_all("events_new"), "DROP TABLE events",
-            "ALTER TABLE events_new RENAME TO events"]
+            "ALTER TABLE events_new RENAME TO events", "DELETE FROM visits",
+            f"INSERT INTO visits {visit_rows('events')}"]
 
 
 def copy_into(schema: str) -> list[str]:
@@ -174,6 +214,7 @@ def copy_into(schema: str) -> list[str]:
         f"CREATE TABLE {schema}.visitor_sites AS SELECT DISTINCT user_key, site FROM events "
         "WHERE user_key IS NOT NULL",
         *derive_all(f"{schema}.events"),
+        f"CREATE TABLE {schema}.visits AS {visit_rows(f'{schema}.events')}",
     ]
 
 
@@ -238,19 +279,66 @@ marked AS (
   FROM unique_events
   WHERE user_key IN (SELECT user_key FROM recount)
 ),
-numbered AS (
+kept_numbered AS NOT MATERIALIZED (
   SELECT {names},
     CASE WHEN gap_ms IS NULL OR ts - gap_ms < {start} THEN 1 ELSE 0 END AS new_session,
     ts - sess_age AS session_no
   FROM stored
   WHERE user_key IS NOT NULL AND user_key NOT IN (SELECT user_key FROM recount)
-  UNION ALL
+),
+recounted AS (
   SELECT *,
     SUM(new_session) OVER (PARTITION BY user_key {VISITOR_ORDER}
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no
   FROM marked
 ),
-{reports.session_rows()}"""
+numbered AS NOT MATERIALIZED (
+  SELECT * FROM kept_numbered
+  UNION ALL
+  SELECT * FROM recounted
+),
+{self._visits(d)}"""
+
+    def _visits(self, d: Dialect) -> str:
+        """`inside`: the stored sessions (visits rows) a report takes as they are: wholly inside
+        the range, of visitors not recounted, kept by the filters. `rest`: the numbered events
+        of every other session in the range, over which the session views run."""
+        opts = self.opts
+        first, last = d.param("from", opts["from"]), d.param("to", opts["to"])
+        within = f"min_dt >= {first} AND max_dt <= {last}"
+        if opts.get("exact_range"):
+            within += (f" AND sessions_start_ms >= {d.param('start_ms', opts['start_ms'])}"
+                       f" AND sessions_end_ms < {d.param('end_ms', opts['end_ms'])}")
+        kept = ""
+        if opts.get("filter_page"):  # a page's events are not whole sessions: all recounted
+            kept += "\n    AND false"
+        if opts.get("site"):  # visitors of one site only (the others are recounted)
+            kept += f"\n    AND site = {d.param('site', opts['site'])}"
+        if opts.get("referrer"):  # visitors who arrived from it, as `stored` keeps them
+            kept += "\n    AND user_key IN (SELECT user_key FROM stored)"
+        return f"""inside AS (
+  SELECT * FROM visits
+  WHERE {within}{kept}
+    AND user_key NOT IN (SELECT user_key FROM recount)
+),
+boundary AS (
+  SELECT user_key, session_no FROM visits
+  WHERE max_dt >= {first} AND min_dt <= {last} AND NOT ({within})
+),
+rest AS (
+  SELECT * FROM recounted
+  UNION ALL
+  SELECT n.* FROM kept_numbered n
+  SEMI JOIN boundary b ON b.user_key = n.user_key AND b.session_no = n.session_no
+)"""
+
+    def session_view(self, d: Dialect, view: reports.SessionView) -> str:
+        columns = ", ".join(f"{view.name}_{c} AS {c}" for c in view.columns)
+        return f"""{view.name} AS (
+  SELECT user_key, session_no, {columns} FROM inside WHERE {view.name}_n = 1
+  UNION ALL
+  {view.sql("rest")}
+)"""
 
 
 class StoreDialect(DuckDB):

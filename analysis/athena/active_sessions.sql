@@ -68,27 +68,26 @@ numbered AS (
 sessions AS (
   SELECT user_key, session_no, MIN(ts) AS start_ms, MAX(ts) AS end_ms,
     SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
-    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions
+    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions,
+    COUNT(*) AS events
   FROM numbered
   GROUP BY user_key, session_no
 ),
-lasts AS (
-  SELECT user_key, session_no, page,
-    ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY ts DESC, event_id DESC) AS nth
-  FROM numbered
-  WHERE page <> ''
-),
-counted AS (
-  SELECT user_key, session_no, COUNT(*) AS events FROM numbered GROUP BY user_key, session_no
-),
 active AS (
   SELECT * FROM sessions WHERE end_ms >= ? - 300000
+),
+lasts AS (
+  SELECT n.user_key, n.session_no, n.page,
+    ROW_NUMBER() OVER (PARTITION BY n.user_key, n.session_no ORDER BY n.ts DESC, n.event_id DESC)
+      AS nth
+  FROM numbered n
+  JOIN active a ON a.user_key = n.user_key AND a.session_no = n.session_no
+  WHERE n.page <> ''
 )
 SELECT s.user_key AS visitor, COALESCE(e.page, '') AS current_page,
   format_datetime(from_unixtime(CAST(FLOOR(s.end_ms / 1000) AS BIGINT), 'UTC'), 'yyyy-MM-dd''T''HH:mm:ss''Z''') AS last_activity,
-  c.events AS events,
+  s.events AS events,
   ROUND(CAST(s.end_ms - s.start_ms AS DOUBLE) / 1000, 1) AS duration_s
 FROM active s
-JOIN counted c ON c.user_key = s.user_key AND c.session_no = s.session_no
-LEFT JOIN lasts e ON s.user_key = e.user_key AND s.session_no = e.session_no AND e.nth = 1
+LEFT JOIN lasts e ON e.user_key = s.user_key AND e.session_no = s.session_no AND e.nth = 1
 ORDER BY s.end_ms DESC, visitor;

@@ -68,19 +68,21 @@ numbered AS (
 sessions AS (
   SELECT user_key, session_no, MIN(ts) AS start_ms, MAX(ts) AS end_ms,
     SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
-    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions
+    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions,
+    COUNT(*) AS events
   FROM numbered
   GROUP BY user_key, session_no
 ),
-ends AS (
-  SELECT user_key, session_no, page,
-    ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY ts, event_id) AS nth,
-    ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY ts DESC, event_id DESC) AS nth_last
-  FROM numbered
-  WHERE event_type = 'page_view' AND page <> ''
+exits AS (
+  SELECT user_key, session_no, page FROM (
+    SELECT user_key, session_no, page,
+      ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY ts DESC, event_id DESC) AS nth
+    FROM numbered
+    WHERE event_type = 'page_view' AND page <> ''
+  ) ranked
+  WHERE nth = 1
 )
 SELECT page, COUNT(*) AS sessions
-FROM ends
-WHERE nth_last = 1
+FROM exits
 GROUP BY page
 ORDER BY sessions DESC, page;

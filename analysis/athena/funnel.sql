@@ -68,7 +68,8 @@ numbered AS (
 sessions AS (
   SELECT user_key, session_no, MIN(ts) AS start_ms, MAX(ts) AS end_ms,
     SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
-    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions
+    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions,
+    COUNT(*) AS events
   FROM numbered
   GROUP BY user_key, session_no
 ),

@@ -68,19 +68,26 @@ numbered AS (
 sessions AS (
   SELECT user_key, session_no, MIN(ts) AS start_ms, MAX(ts) AS end_ms,
     SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
-    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions
+    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions,
+    COUNT(*) AS events
   FROM numbered
   GROUP BY user_key, session_no
 ),
+openers AS (
+  SELECT user_key, session_no, user_id, country, browser, os, device FROM (
+    SELECT user_key, session_no, user_id, country, browser, os, device,
+      ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY ts, event_id) AS nth
+    FROM numbered
+    WHERE true
+  ) ranked
+  WHERE nth = 1
+),
 firsts AS (
-  SELECT COALESCE(n.user_id, i.member, n.user_key) AS visitor,
-    COALESCE(NULLIF(n.os, ''), '(unknown)') AS value,
-    ROW_NUMBER() OVER (PARTITION BY n.user_key, n.session_no ORDER BY n.ts, n.event_id) AS nth
-  FROM numbered n
-  LEFT JOIN identities i ON i.user_key = n.user_key
+  SELECT COALESCE(o.user_id, i.member, o.user_key) AS visitor, COALESCE(NULLIF(o.os, ''), '(unknown)') AS value
+  FROM openers o
+  LEFT JOIN identities i ON i.user_key = o.user_key
 )
 SELECT value AS os, COUNT(DISTINCT visitor) AS visitors, COUNT(*) AS visits
 FROM firsts
-WHERE nth = 1
 GROUP BY value
 ORDER BY visits DESC, visitors DESC, os;

@@ -68,26 +68,30 @@ numbered AS (
 sessions AS (
   SELECT user_key, session_no, MIN(ts) AS start_ms, MAX(ts) AS end_ms,
     SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
-    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions
+    SUM(CASE WHEN event_type = 'conversion' THEN 1 ELSE 0 END) AS conversions,
+    COUNT(*) AS events
   FROM numbered
   GROUP BY user_key, session_no
 ),
-firsts AS (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY ts, event_id) AS nth
-  FROM numbered
-  WHERE event_type = 'page_view'
-),
 landings AS (
-  SELECT COALESCE(NULLIF(lower(COALESCE(regexp_extract(referrer, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)', 1), '')), ''), '(direct)') AS referrer_host,
+  SELECT user_key, session_no, referrer_host, utm_source, utm_medium, utm_campaign FROM (
+    SELECT user_key, session_no, referrer_host, utm_source, utm_medium, utm_campaign,
+      ROW_NUMBER() OVER (PARTITION BY user_key, session_no ORDER BY ts, event_id) AS nth
+    FROM numbered
+    WHERE event_type = 'page_view'
+  ) ranked
+  WHERE nth = 1
+),
+labelled AS (
+  SELECT COALESCE(NULLIF(referrer_host, ''), '(direct)') AS referrer_host,
     COALESCE(NULLIF(utm_source, ''), '(none)') AS utm_source,
     COALESCE(NULLIF(utm_medium, ''), '(none)') AS utm_medium,
     COALESCE(NULLIF(utm_campaign, ''), '(none)') AS utm_campaign
-  FROM firsts
-  WHERE nth = 1
+  FROM landings
 )
 SELECT CASE WHEN GROUPING(referrer_host) = 0 THEN 'referrer' ELSE 'utm' END AS dimension,
   referrer_host, utm_source, utm_medium, utm_campaign,
   COUNT(*) AS sessions
-FROM landings
+FROM labelled
 GROUP BY GROUPING SETS ((referrer_host), (utm_source, utm_medium, utm_campaign))
 ORDER BY dimension, sessions DESC, referrer_host, utm_source, utm_medium, utm_campaign;
