@@ -75,7 +75,7 @@ def row_filters(d: Dialect, opts: dict, column: dict[str, str], kept: str) -> st
 def _events(d: Dialect, opts: dict, source: str) -> str:
     store = getattr(d, "store", None)
     if store is not None:  # the query store's prepared table (analysis/store.py)
-        return f"{store.events(d, opts)},\n{_people(store.identity_rows(d, opts))}"
+        return f"{store.events(d, opts)},\n{store.people(d, opts)}"
     columns = ",\n    ".join(f"{sql} AS {name}" if sql != name else name
                               for name, sql in prepared_columns(d))
     prepared = dict(prepared_columns(d))
@@ -93,17 +93,22 @@ unique_events AS (
 {_people("deliveries")}"""
 
 
-def _people(rows: str) -> str:
-    """`identities` (each user_key seen with a member id in the range's days, whatever the
-    filters: the smallest id when several) and `people` (unique_events with `visitor`, the
-    stitched identity: the event's own member id, else its user_key's, else the user_key).
-    rows: every delivery of the range's days, with user_key and user_id."""
+def identities(rows: str) -> str:
+    """`identities`: each user_key seen with a member id in the range's days, whatever the
+    filters (the smallest id when several). rows: every delivery of the range's days, with
+    user_key and user_id."""
     return f"""identities AS (
   SELECT user_key, MIN(user_id) AS member
   FROM {rows}
   WHERE user_id IS NOT NULL AND user_key IS NOT NULL
   GROUP BY user_key
-),
+)"""
+
+
+def _people(rows: str) -> str:
+    """`identities` and `people` (unique_events with `visitor`, the stitched identity: the
+    event's own member id, else its user_key's, else the user_key)."""
+    return f"""{identities(rows)},
 people AS (
   SELECT e.*, {_visitor("e")} AS visitor
   FROM unique_events e

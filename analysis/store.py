@@ -429,6 +429,8 @@ def _load(lake, loads: list[Load], target: Path, con, summary: Summary, workdir:
 def query(path: Path, name: str, opts: dict, wait_s: float = LOCK_WAIT_S) -> tuple[list, list]:
     con = connect(path, read_only=True, wait_s=wait_s)
     try:
+        lo_a, hi_a, lo_b, hi_b = con.execute(store_sql.edges(opts)).fetchone()
+        opts = {**opts, "edges": ((lo_a, hi_a), (lo_b, hi_b))}
         result = con.execute(store_sql.render(name, opts))
         return [d[0] for d in result.description], result.fetchall()
     finally:
@@ -468,6 +470,8 @@ def forget_user_key(path: str | Path | None, user_key: str) -> int:
         removed = con.execute("DELETE FROM events WHERE user_key = ?", [user_key]).fetchone()[0]
         con.execute("DELETE FROM visitor_sites WHERE user_key = ?", [user_key])
         con.execute("DELETE FROM visits WHERE user_key = ?", [user_key])
+        con.execute("DELETE FROM names WHERE name = ? AND NOT EXISTS (SELECT 1 FROM events "
+                    "WHERE uid = names.id)", [user_key])
         con.execute("COMMIT")
         return removed
     finally:

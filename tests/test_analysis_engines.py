@@ -45,6 +45,13 @@ CASES = {
     "members": ("members", {}),
     "summary-bots": ("summary", {"include_bots": "1"}),
     "traffic-site-day": ("traffic", {"site": "shop.example.com", "bucket": "day"}),
+    # Per-session views (the store keeps them per session) where the range cuts sessions at
+    # times of day, and under the site and referrer filters.
+    "referrers-tz": ("referrers", {"from": "2026-11-20T09:20:00", "to": "2026-11-22T08:00:00",
+                                   "tz": "Asia/Kolkata"}),
+    "entry_pages-site": ("entry_pages", {"site": "shop.example.com"}),
+    "exit_pages-referrer": ("exit_pages", {"referrer": "www.google.com"}),
+    "browsers-tz": ("browsers", {"from": "2026-11-21T13:00:00", "to": "2026-11-22T02:30:00"}),
 }
 
 
