@@ -277,13 +277,13 @@
     { id: "events", title: "Events", report: "events",
       columns: [["event", "Event"], ["visitors", "Visitors"], ["events", "Events"]] },
     // Audience (issue 13): bots are left out of every panel, visitors stitched by member id.
-    { id: "countries", title: "Countries", report: "countries",
+    { id: "countries", title: "Countries", report: "countries", late: true,
       columns: [["country", "Country"], ["visitors", "Visitors"], ["visits", "Visits"]] },
-    { id: "devices", title: "Devices", report: "devices",
+    { id: "devices", title: "Devices", report: "devices", late: true,
       columns: [["device", "Device"], ["visitors", "Visitors"], ["visits", "Visits"]] },
-    { id: "browsers", title: "Browsers", report: "browsers",
+    { id: "browsers", title: "Browsers", report: "browsers", late: true,
       columns: [["browser", "Browser"], ["visitors", "Visitors"], ["visits", "Visits"]] },
-    { id: "os", title: "Operating systems", report: "os",
+    { id: "os", title: "Operating systems", report: "os", late: true,
       columns: [["os", "OS"], ["visitors", "Visitors"], ["visits", "Visits"]] },
     { id: "scroll", title: "Scroll depth", report: "scroll", filter: "page", key: "page",
       columns: [["page", "Page", "url"], ["page_views", "Views"], ["median_depth", "Median", "pct100"],
@@ -550,8 +550,14 @@
       api("/api/reports/traffic", Object.assign({ bucket: view.bucket }, params)),
       state.compare ? api("/api/reports/traffic", before) : Promise.resolve(null)
     ]).then(function (pair) { if (token === loadToken) renderTraffic(pair[0], pair[1]); }));
+    // The server answers in the order asked (a few at a time): what is on screen first goes
+    // first, the audience tables (the slowest reports, at the bottom) last.
+    jobs.push(refreshRealtime());
+    jobs.push(api("/api/reports/sites", { from: view.from, to: view.to, tz: state.tz, include_bots: params.include_bots }).then(function (rows) {
+      if (token === loadToken) fillSites(rows, state.site);
+    }));
     var byReport = {};
-    TABLES.forEach(function (spec) {
+    function loadTable(spec) {
       document.getElementById("csv-" + spec.id).href = csvHref(spec.report, pageParams);
       if (!byReport[spec.report]) byReport[spec.report] = api("/api/reports/" + spec.report, pageParams);
       jobs.push(byReport[spec.report].then(function (rows) {
@@ -560,15 +566,13 @@
         renderTable(document.querySelector("#card-" + spec.id + " .table-body"), spec, spec.rows ? spec.rows(rows) : rows, pick);
         if (spec.id === "pages") fillHeatmapPages(rows, state.heatmap);
       }));
-    });
-    jobs.push(api("/api/reports/sites", { from: view.from, to: view.to, tz: state.tz, include_bots: params.include_bots }).then(function (rows) {
-      if (token === loadToken) fillSites(rows, state.site);
-    }));
+    }
+    TABLES.filter(function (spec) { return !spec.late; }).forEach(loadTable);
     var steps = state.steps.split(",").filter(Boolean);
     jobs.push((steps.length >= 2 ? api("/api/reports/funnel", Object.assign({ steps: steps.join(",") }, params)) : Promise.resolve(null))
       .then(function (rows) { if (token === loadToken) renderFunnel(rows); }));
     jobs.push(loadHeatmap(state, params, token));
-    jobs.push(refreshRealtime());
+    TABLES.filter(function (spec) { return spec.late; }).forEach(loadTable);
     // One failing panel says so and leaves the others drawn.
     jobs = jobs.map(function (job) { return job.catch(function (e) { showError(e.message); }); });
     return Promise.all(jobs).then(function () {
