@@ -262,11 +262,15 @@ def derive(con) -> None:
         "SELECT COUNT(*) FILTER (WHERE delivery IS NULL), COUNT(*) FROM events").fetchone()
     if not pending:
         return
-    statements = store_sql.rewrite_in_place() if pending * 2 >= total else store_sql.DERIVE_STEPS
+    whole = pending * 2 >= total
     con.execute("BEGIN")
     try:
-        for statement in statements:
+        for statement in store_sql.rewrite_in_place() if whole else store_sql.DERIVE_STEPS:
             con.execute(statement)
+        if not whole:
+            lowest, unknown = con.execute(store_sql.LOWEST).fetchone()
+            for statement in store_sql.derive_sessions(None if unknown else lowest):
+                con.execute(statement)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -132,11 +132,15 @@ DERIVE_STEPS = [
     WHERE events.delivery IS NULL AND n.name = events.user_key""",
     """UPDATE events SET uid = n.id FROM names n
     WHERE events.delivery IS NULL AND n.name = events.user_id""",
+    # Every delivery of the pending rows' event_ids, found by hash (32 bits of it: a few
+    # strangers come along, and the window leaves them as they were). Their rowids first, from
+    # the narrow columns: the wide ones are then read for those rows only.
     f"""CREATE OR REPLACE TEMP TABLE d_rows AS
     SELECT rowid AS rid, user_key, ts, delivery AS old_delivery,
       ROW_NUMBER() OVER w AS new_delivery, LAG(dt) OVER w AS new_prev_dt
     FROM events
-    WHERE id_hash IN (SELECT id_hash FROM events WHERE delivery IS NULL)
+    WHERE rowid IN (SELECT rowid FROM events
+                    WHERE id_hash IN (SELECT id_hash FROM events WHERE delivery IS NULL))
     WINDOW w AS (PARTITION BY event_id {DELIVERY_ORDER})""",
     """UPDATE events SET delivery = d.new_delivery, prev_dt = d.new_prev_dt
     FROM d_rows d WHERE events.rowid = d.rid""",
@@ -146,39 +150,52 @@ DERIVE_STEPS = [
     WHERE user_key IS NOT NULL AND ((old_delivery IS NULL AND new_delivery = 1)
       OR (old_delivery = 1) <> (new_delivery = 1))
     GROUP BY user_key""",
-    # b: start of the session holding the last unchanged event before the change; p: the event
-    # just before that session (so the window sees its gap).
+    # b: start of the session holding the last unchanged event before the change; p: the
+    # event just before that session (so the window sees its gap). Read from `visits`,
+    # which holds the sessions as they were (disjoint: the last start before m is b's).
     """CREATE OR REPLACE TEMP TABLE s_bounds AS
     WITH starts AS (
-      SELECT u.user_key, MAX(e.ts - e.sess_age) AS b
-      FROM s_users u LEFT JOIN events e
-        ON e.user_key = u.user_key AND e.delivery = 1 AND e.ts < u.m
-      GROUP BY u.user_key
+      SELECT u.user_key, u.m, MAX(v.session_no) AS b
+      FROM s_users u LEFT JOIN visits v ON v.user_key = u.user_key AND v.session_no < u.m
+      GROUP BY u.user_key, u.m
     )
-    SELECT s.user_key, s.b, MAX(e.ts) AS p
-    FROM starts s LEFT JOIN events e ON e.user_key = s.user_key AND e.delivery = 1 AND e.ts < s.b
-    GROUP BY s.user_key, s.b""",
-    f"""CREATE OR REPLACE TEMP TABLE s_rows AS
+    SELECT s.user_key, s.m, s.b, MAX(v.sessions_end_ms) AS p
+    FROM starts s LEFT JOIN visits v ON v.user_key = s.user_key AND v.session_no < s.b
+    GROUP BY s.user_key, s.m, s.b""",
+]
+
+# The earliest time the rest of the derivation reads (NULL: unknown, read everything). Rows
+# before it are skipped by the table's zone maps: a sync reads the recent end of the table.
+LOWEST = """SELECT MIN(COALESCE(p, b, m)), COUNT(*) FILTER (WHERE COALESCE(p, b, m) IS NULL)
+    FROM s_bounds"""
+
+
+def derive_sessions(lowest: int | None) -> list[str]:
+    """Sessions and visits rows again for the visitors in s_bounds, from each one's b on.
+    Rows without a time keep their NULL session columns, as a full derivation leaves them."""
+    since = "true" if lowest is None else f"e.ts >= {int(lowest)}"
+    return [
+        f"""CREATE OR REPLACE TEMP TABLE s_rows AS
     WITH w AS (
       SELECT e.rowid AS rid, e.user_key, e.event_id, e.ts, b.b,
         CASE WHEN e.ts - LAG(e.ts) OVER o <= {GAP} THEN e.ts - LAG(e.ts) OVER o END AS gap_ms
       FROM events e JOIN s_bounds b ON e.user_key = b.user_key
-      WHERE e.delivery = 1 AND (b.p IS NULL OR e.ts >= b.p OR e.ts IS NULL)
+      WHERE {since} AND e.delivery = 1 AND (b.p IS NULL OR e.ts >= b.p OR e.ts IS NULL)
       WINDOW o AS (PARTITION BY e.user_key {VISITOR_ORDER})
     )
     SELECT rid, b, ts, gap_ms,
       ts - MAX(CASE WHEN gap_ms IS NULL THEN ts END) OVER (PARTITION BY user_key {VISITOR_ORDER}
         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess_age
     FROM w""",
-    """UPDATE events SET gap_ms = s.gap_ms, sess_age = s.sess_age
+        """UPDATE events SET gap_ms = s.gap_ms, sess_age = s.sess_age
     FROM s_rows s WHERE events.rowid = s.rid AND (s.b IS NULL OR s.ts >= s.b OR s.ts IS NULL)""",
-    # The sessions from b on were renumbered: their visits rows are made again.
-    """DELETE FROM visits USING s_bounds s
+        # The sessions from b on were renumbered: their visits rows are made again.
+        """DELETE FROM visits USING s_bounds s
     WHERE visits.user_key = s.user_key AND (s.b IS NULL OR visits.session_no >= s.b)""",
-    "INSERT INTO visits " + visit_rows(
-        "(SELECT e.* FROM events e JOIN s_bounds b ON e.user_key = b.user_key "
-        "WHERE b.b IS NULL OR e.ts - e.sess_age >= b.b)"),
-]
+        "INSERT INTO visits " + visit_rows(
+            "(SELECT e.* FROM events e JOIN s_bounds b ON e.user_key = b.user_key "
+            f"WHERE {since} AND (b.b IS NULL OR e.ts - e.sess_age >= b.b))"),
+    ]
 
 
 def derive_all(target: str, names: str) -> list[str]:
