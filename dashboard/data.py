@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ from analysis.reports import ReportError
 from config import Settings
 from dashboard import pending, ranges
 from dashboard.answers import Answers, store_state
+from dashboard.keeper import Keeper
 from logdig.errors import InvalidInput
 from logdig.lake_layout import dates, listed_days
 
@@ -69,7 +70,9 @@ class Source:
     def __post_init__(self):
         # Reports computed at once (LOGDIG_DASHBOARD_REPORTS, default one per core); a
         # Semaphore wakes its waiters in turn, so the page's calls run in the order asked.
-        self._slots = threading.Semaphore(self.settings.dashboard_reports or os.cpu_count() or 1)
+        self._slot_count = self.settings.dashboard_reports or os.cpu_count() or 1
+        self._slots = threading.Semaphore(self._slot_count)
+        self._keeper = Keeper()  # the store kept open while reports run (dashboard/keeper.py)
 
     @property
     def lake(self) -> lake_files.LakeLocation:
@@ -114,8 +117,20 @@ class Source:
         """One report, once a slot is free: the page asks ~20 at once, and on a machine of few
         cores they finish sooner one or two at a time (in the order asked: the tiles and the
         traffic chart first) than all at once, each slowing the others."""
-        with self._slots:
+        store = how.get("store")
+        with self._slots, (self._keeper.enter(store) if store else nullcontext()):
             return query.run_report(name, given, lake, strict=True, **how).records()
+
+    @contextmanager
+    def _all_slots(self):
+        """Every report slot (only the syncing call asks for them all, under _sync_lock)."""
+        for _ in range(self._slot_count):
+            self._slots.acquire()
+        try:
+            yield
+        finally:
+            for _ in range(self._slot_count):
+                self._slots.release()
 
     def _refresh(self, store: Path) -> None:
         """Sync the store with the lake when the last sync is SYNC_SECONDS old. One call syncs;
@@ -134,7 +149,9 @@ class Source:
             if time.monotonic() - self._synced < SYNC_SECONDS and store.exists():
                 return  # another call synced while this one waited
             try:
-                query_store.sync(self.lake, store, progress=False, wait_s=1.0)
+                with self._all_slots():  # no report of this process holds the file meanwhile
+                    self._keeper.close()
+                    query_store.sync(self.lake, store, progress=False, wait_s=1.0)
             except (StoreError, duckdb.Error, OSError) as exc:
                 # e.g. another process builds it: the reads below use the store as it stands,
                 # or the lake when there is none yet; tried again after SYNC_SECONDS.

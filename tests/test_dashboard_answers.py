@@ -1,13 +1,18 @@
 """The dashboard's answers kept per store state (dashboard/answers.py) and the store it reads:
-identical calls computed once, a changed store answering anew."""
+identical calls computed once, a changed store answering anew, the store kept open only while
+reports run (dashboard/keeper.py)."""
 
 import threading
+import time
 
 import pytest
 
+from analysis import lake_files
+from analysis import store as query_store
 from config import load_settings
 from dashboard import data
 from dashboard.answers import Answers, store_state
+from dashboard.keeper import Keeper
 from tests.lakegen import generate, write_events
 
 
@@ -84,3 +89,28 @@ def test_a_sync_loading_new_objects_makes_the_dashboard_answer_anew(tmp_path, mo
     assert "new.test" in {row["site"] for row in again}
     direct = data.Source(lake.as_uri(), load_settings({})).run("sites", day)
     assert again == direct
+
+
+def test_the_store_is_kept_open_through_a_burst_of_reports_and_let_go_after(tmp_path):
+    # GIVEN a store, and a keeper that lingers briefly after the last report
+    lake = tmp_path / "lake"
+    generate(lake, events=200, seed=4, start="2026-11-20", days=1)
+    store = tmp_path / "store.duckdb"
+    query_store.sync(lake_files.open_lake(lake.as_uri()), store, progress=False)
+    keeper = Keeper(linger_s=0.05)
+    # WHEN reports run one after another
+    with keeper.enter(store):
+        assert keeper.holding
+    with keeper.enter(store):  # the next report of the burst finds it open
+        assert keeper.holding
+    # THEN once the burst is over the file is let go: a writer (another process's sync) gets it
+    deadline = time.monotonic() + 10
+    while keeper.holding and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not keeper.holding
+    writer = query_store.connect(store, read_only=False, wait_s=0)
+    writer.close()
+    # AND close() lets go at once (what this process does before its own sync writes)
+    keeper.enter(store).leave()
+    keeper.close()
+    assert not keeper.holding
