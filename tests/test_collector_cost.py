@@ -170,3 +170,11 @@ def test_the_re2_resolver_parses_real_agents_as_ua_parsers_reference_resolver():
         got = audience._ua_parser().parse(agent)
         assert (got.user_agent, got.os, got.device) == \
             (expected.user_agent, expected.os, expected.device), agent
+
+
+def test_a_worker_caps_glibcs_malloc_arenas():
+    # glibc's mallopt answers 1 for a parameter it takes and 0 for one it does not know
+    from app import server
+
+    assert server.limit_malloc_arenas(server.MALLOC_ARENAS) is True
+    assert server.limit_malloc_arenas(0) is True  # 0: glibc's own default again
