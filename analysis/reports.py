@@ -232,45 +232,61 @@ def traffic(d: Dialect, opts: dict) -> str:
     # A datetime range keeps the buckets from the one holding its start up to its end.
     kept = (f"\n  WHERE {bucket_s()} >= {p('first_bucket_s')}"
             f"\n    AND {bucket_s()} < {p('end_s')}") if window else ""
-    aligned = f"(ts + {p('offset_s')} * 1000)" if shifted else "ts"
-    step = p("bucket_seconds")
+
+    def bucket_ms() -> str:  # each call renders its own parameters (Athena's `?` are positional)
+        aligned = f"(ts + {p('offset_s')} * 1000)" if shifted else "ts"
+        return f"ts - {aligned} % ({p('bucket_seconds')} * 1000)"
+
     return f"""buckets AS (
   SELECT {select} AS bucket_s
   FROM {days} days
   CROSS JOIN {offsets} offsets{kept}
 ),
 counts AS (
-  SELECT ts - {aligned} % ({step} * 1000) AS bucket_ms,
+  SELECT {bucket_ms()} AS bucket_ms,
     COUNT(*) AS events,
-    SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
-    COUNT(DISTINCT CASE WHEN event_type = 'page_view' THEN visitor END) AS visitors
+    SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views
   FROM people
+  GROUP BY 1
+),
+viewers AS (
+  SELECT {bucket_ms()} AS bucket_ms, COUNT(DISTINCT visitor) AS visitors
+  FROM people
+  WHERE event_type = 'page_view'
   GROUP BY 1
 )
 SELECT {d.iso_seconds("b.bucket_s")} AS bucket_start,
   COALESCE(c.events, 0) AS events,
   COALESCE(c.page_views, 0) AS page_views,
-  COALESCE(c.visitors, 0) AS visitors
+  COALESCE(v.visitors, 0) AS visitors
 FROM buckets b
 LEFT JOIN counts c ON c.bucket_ms = b.bucket_s * 1000
+LEFT JOIN viewers v ON v.bucket_ms = b.bucket_s * 1000
 ORDER BY b.bucket_s"""
 
 
 def pages(d: Dialect, opts: dict) -> str:
-    return """views AS (
-  SELECT *, CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END AS is_view
+    # Distinct visitors over the page views alone: the other events never reach that count.
+    views = "SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END)"
+    return f"""totals AS (
+  SELECT page, {views} AS page_views,
+    ROUND(AVG(CASE WHEN event_type = 'page_leave' THEN CAST(engaged_milli_sec AS DOUBLE) END),
+      1) AS avg_engaged_ms
   FROM people
   WHERE page <> ''
+  GROUP BY page
+  HAVING {views} > 0
+),
+viewers AS (
+  SELECT page, COUNT(DISTINCT visitor) AS visitors
+  FROM people
+  WHERE page <> '' AND event_type = 'page_view'
+  GROUP BY page
 )
-SELECT page,
-  SUM(is_view) AS page_views,
-  COUNT(DISTINCT CASE WHEN is_view = 1 THEN visitor END) AS visitors,
-  ROUND(AVG(CASE WHEN event_type = 'page_leave' THEN CAST(engaged_milli_sec AS DOUBLE) END), 1)
-    AS avg_engaged_ms
-FROM views
-GROUP BY page
-HAVING SUM(is_view) > 0
-ORDER BY page_views DESC, page"""
+SELECT t.page, t.page_views, v.visitors, t.avg_engaged_ms
+FROM totals t
+JOIN viewers v ON v.page = t.page
+ORDER BY t.page_views DESC, t.page"""
 
 
 def referrers(d: Dialect, opts: dict) -> str:

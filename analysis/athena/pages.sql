@@ -52,17 +52,22 @@ people AS (
   FROM unique_events e
   LEFT JOIN identities i ON i.user_key = e.user_key
 ),
-views AS (
-  SELECT *, CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END AS is_view
+totals AS (
+  SELECT page, SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views,
+    ROUND(AVG(CASE WHEN event_type = 'page_leave' THEN CAST(engaged_milli_sec AS DOUBLE) END),
+      1) AS avg_engaged_ms
   FROM people
   WHERE page <> ''
+  GROUP BY page
+  HAVING SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) > 0
+),
+viewers AS (
+  SELECT page, COUNT(DISTINCT visitor) AS visitors
+  FROM people
+  WHERE page <> '' AND event_type = 'page_view'
+  GROUP BY page
 )
-SELECT page,
-  SUM(is_view) AS page_views,
-  COUNT(DISTINCT CASE WHEN is_view = 1 THEN visitor END) AS visitors,
-  ROUND(AVG(CASE WHEN event_type = 'page_leave' THEN CAST(engaged_milli_sec AS DOUBLE) END), 1)
-    AS avg_engaged_ms
-FROM views
-GROUP BY page
-HAVING SUM(is_view) > 0
-ORDER BY page_views DESC, page;
+SELECT t.page, t.page_views, v.visitors, t.avg_engaged_ms
+FROM totals t
+JOIN viewers v ON v.page = t.page
+ORDER BY t.page_views DESC, t.page;
