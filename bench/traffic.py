@@ -4,8 +4,10 @@ Several sites, each with its own visitors (a user_key lives in one origin's loca
 hundreds of pages of skewed popularity; tens of thousands of visitors of whom a few return
 often; sessions of several page views (geometric, a third bounce) at daytime-heavy hours, some
 running across midnight UTC; hundreds of referrer hosts (skewed, and direct visits), UTM-tagged
-landings, dozens of user agents, clicks, heartbeats, page_leave with engaged time, custom
-events and conversions with props, and about 0.3 % duplicate deliveries (SQS redelivery
+landings, dozens of user agents (and a few crawlers), the collector's audience fields (country,
+browser, os, device, is_bot; members signed in after their first page), clicks, heartbeats,
+page_leave with engaged time, custom events and conversions with props, and about 0.3 %
+duplicate deliveries (SQS redelivery
 seconds to minutes later, sometimes on the next day). tests/lakegen.py stays the small seeded
 lake the unit tests reason about; this one is for benchmarks (bench/store.py, the dashboard's).
 
@@ -39,6 +41,14 @@ OS_NAMES = ["Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10_15_7", 
             "iPhone; CPU iPhone OS 17_5 like Mac OS X", "Linux; Android 14; Pixel 8",
             "iPad; CPU OS 17_5 like Mac OS X", "Linux; Android 13; SM-S911B", "X11; CrOS x86_64 14541.0.0"]
 CUSTOM = ["add_to_cart", "search", "video_play", "signup_start", "download", "share"]
+CRAWLERS = ["Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+            "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
+            "+https://openai.com/gptbot)"]
+BOT_SHARE = 0.03  # of visitors
+MEMBER_SHARE = 0.05  # of visitors: signed in after their first page view
+COUNTRIES = ["US", "DE", "GB", "FR", "IN", "BR", "CA", "NL", "JP", "ES", "IT", "PL", "SE", "AU",
+             "MX", "KR", "TR", "ZA", "AR", "CH"]
 EVENTS_PER_SESSION = 12.7  # measured mean of the shapes below, to size the session count
 
 
@@ -68,7 +78,13 @@ SELECT v,
   substr(md5('visitor' || $seed || v), 1, 20) AS user_key,
   CASE WHEN u(v, 0, 1) < $w1 THEN 0 WHEN u(v, 0, 1) < $w2 THEN 1 WHEN u(v, 0, 1) < $w3 THEN 2
     WHEN u(v, 0, 1) < $w4 THEN 3 ELSE 4 END AS site_no,
-  CAST(floor(pow(u(v, 0, 2), 1.6) * len($agents)) AS INTEGER) AS agent_no,
+  CASE WHEN u(v, 0, 4) < $bot_share
+    THEN len($agents) - $crawlers + CAST(floor(u(v, 0, 5) * $crawlers) AS INTEGER)
+    ELSE CAST(floor(pow(u(v, 0, 2), 1.6) * (len($agents) - $crawlers)) AS INTEGER) END
+    AS agent_no,
+  list_extract($countries, 1 + CAST(floor(pow(u(v, 0, 6), 1.8) * len($countries)) AS INTEGER))
+    AS country,
+  CASE WHEN u(v, 0, 7) < $member_share THEN 'member-' || v END AS member,
   (ARRAY[390, 412, 768, 1280, 1440, 1536, 1920, 2560])[1 + CAST(floor(u(v, 0, 3) * 8) AS INTEGER)] AS width
 FROM range($visitors) t(v);
 
@@ -114,7 +130,7 @@ WITH slots AS (
   SELECT *, 99 AS j, 'conversion', page_ts + to_milliseconds(dwell_ms - 500) FROM t_pages
   WHERE converts AND k = n_pages - 1
 )
-SELECT s, k, j, event_type, user_key, agent_no, width, ts,
+SELECT s, k, j, event_type, user_key, agent_no, country, member, width, ts,
   md5('event' || $seed || $run || s || '-' || k || '-' || j || event_type) AS id_hex,
   'https://' || list_extract($sites, site_no + 1) ||
     CASE WHEN page_no = 0 THEN '/' ELSE '/' || list_extract(['products', 'blog', 'docs', 'help',
@@ -158,6 +174,9 @@ SELECT strftime(arrived, '%Y-%m-%d') AS dt, arrived,
     current_page: current_page, referrer: referrer,
     x: x, y: y, spent_milli_sec: spent_milli_sec, engaged_milli_sec: engaged_milli_sec,
     load_count: 1 + k, user_agent: list_extract($agents, agent_no + 1),
+    user_id: CASE WHEN k > 0 THEN member END, country: country,
+    browser: list_extract($browsers, agent_no + 1), os: list_extract($oses, agent_no + 1),
+    device: list_extract($devices, agent_no + 1), is_bot: list_extract($bots, agent_no + 1),
     viewport_width: width, viewport_height: 800, document_width: width,
     document_height: 2000 + (s % 5) * 600, screen_width: width, screen_height: 900,
     utm_source: utm[1], utm_medium: utm[2], utm_campaign: utm[3],
@@ -178,8 +197,21 @@ def _params(events: int, days: int, seed: int, run: str = "") -> dict:
     return {"seed": seed, "run": run, "sessions": sessions, "days": days,
             "visitors": max(50, events * VISITORS_PER_MILLION // 1_000_000),
             "w1": cumulative[0], "w2": cumulative[1], "w3": cumulative[2], "w4": cumulative[3],
-            "agents": user_agents(), "ref_hosts": REFERRER_HOSTS, "pages_per_site": PAGES_PER_SITE,
-            "custom": CUSTOM, "sites": SITES}
+            "ref_hosts": REFERRER_HOSTS, "pages_per_site": PAGES_PER_SITE,
+            "custom": CUSTOM, "sites": SITES, **_agents(), "crawlers": len(CRAWLERS),
+            "bot_share": BOT_SHARE, "member_share": MEMBER_SHARE, "countries": COUNTRIES}
+
+
+def _agents() -> dict:
+    """The user agents (browsers, then crawlers) and the audience fields the collector would
+    give each (logdig.audience: the same parser)."""
+    from logdig import audience
+
+    agents = user_agents() + CRAWLERS
+    parsed = [audience.agent(a) for a in agents]
+    return {"agents": agents, "browsers": [p.browser for p in parsed],
+            "oses": [p.os for p in parsed], "devices": [p.device for p in parsed],
+            "bots": [p.is_bot for p in parsed]}
 
 
 def _publish(tmp: Path, lake_root: Path, prefix: str) -> int:
