@@ -62,7 +62,7 @@ def _crawlers():
 @lru_cache(maxsize=1)
 def _ua_parser():
     """ua-parser on its re2 resolver (google-re2), built on first use. Its Rust resolver
-    (ua-parser-rs) parses a new agent in ~7 µs instead of ~60 but holds ~25 MB per worker, ~37
+    (ua-parser-rs) parses a new agent in ~7 µs instead of ~40-60 but holds ~25 MB per worker, ~37
     after a few hundred agents, against ~7-8 here (bench/audience.py); the same results on the
     test corpus and fake-useragent's list. Each agent is parsed once per process (agent's cache),
     so the parse time is paid per new agent, not per event."""
