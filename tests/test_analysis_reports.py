@@ -8,6 +8,9 @@ A2 = e6 (user A again 48 minutes later: a new session, a bounce), B1 = f1..f5 (u
 
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -206,6 +209,20 @@ def test_cli_csv_and_table(hand_lake, capsys):
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["page", "page_views", "visitors", "avg_engaged_ms"]
     assert table[1].split() == [HOME, "3", "1", "30000.0"]
+
+
+@pytest.mark.process
+def test_cli_piped_into_a_reader_that_has_gone_exits_quietly(hand_lake):
+    """`report ... | head -1`: a closed pipe ends the report without a traceback."""
+    command = [sys.executable, "-m", "analysis", "report", "pages", "--from", "2026-11-22",
+               "--to", "2026-11-23", "--lake", hand_lake.url, "--no-store", "--format", "csv"]
+    reader = subprocess.Popen(["true"], stdin=subprocess.PIPE)
+    reader.wait(timeout=10)  # the pipe now has no reader: the first write fails
+    report = subprocess.run(command, stdout=reader.stdin, stderr=subprocess.PIPE, text=True,
+                            timeout=120, cwd=Path(__file__).resolve().parents[1])
+    reader.stdin.close()
+    assert report.returncode == 0, report.stderr
+    assert report.stderr == ""
 
 
 @pytest.mark.parametrize(
