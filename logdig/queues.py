@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -146,8 +147,10 @@ def make_queue(settings: Settings) -> Queue:
                           busy_timeout=settings.queue_retry_seconds)
 
     session = boto3.session.Session()  # the send, ping and long-poll clients share its models
+    lock = threading.Lock()  # a session is not thread-safe: two /readyz may build the ping's at once
 
     def client_for(seconds: float):
-        return aws.client("sqs", settings.aws_region, aws.queue_client_config(seconds), session)
+        with lock:
+            return aws.client("sqs", settings.aws_region, aws.queue_client_config(seconds), session)
 
     return SqsQueue(settings.queue_url, None, settings.queue_retry_seconds, client_for)
