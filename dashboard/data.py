@@ -81,19 +81,21 @@ class Source:
             self._lake = lake_files.open_lake(self.lake_url, settings=self.settings)
         return self._lake
 
-    def run(self, name: str, raw: dict, lake: lake_files.LakeLocation | None = None) -> list[dict]:
+    def run(self, name: str, raw: dict, lake: lake_files.LakeLocation | None = None,
+            keep: bool = True) -> list[dict]:
         """Rows of a report; from the store when there is one, except over `lake` (realtime's
-        lake-plus-queue, which changes every call)."""
+        lake-plus-queue, which changes every call). keep=False: not kept for the next call
+        (realtime's windows end at "now": never asked twice)."""
         given = {k: v for k, v in raw.items() if v not in (None, "")}
         store = self.store if lake is None and self.store and self.store.parent.is_dir() else False
         try:
             if store is False:
                 return self._report(name, given, lake or self.lake, store=False)
-            return self._from_store(name, given, store)
+            return self._from_store(name, given, store, keep)
         except ReportError as exc:
             raise invalid(exc) from None
 
-    def _from_store(self, name: str, given: dict, store: Path) -> list[dict]:
+    def _from_store(self, name: str, given: dict, store: Path, keep: bool = True) -> list[dict]:
         """Rows from the store, brought up to date at most every SYNC_SECONDS; the same report
         with the same options over the same store state is computed once (see Answers)."""
         import duckdb
@@ -111,6 +113,8 @@ class Source:
                 log.warning({"event": "dashboard_store_failed", "report": name, "error": str(exc)})
                 return self._report(name, given, self.lake, store=False)
 
+        if not keep:
+            return compute()
         return self._answers.get((name, tuple(sorted(given.items())), store_state(store)), compute)
 
     def _report(self, name: str, given: dict, lake: lake_files.LakeLocation, **how) -> list[dict]:
@@ -208,9 +212,9 @@ class Source:
         days = dates(since.date().isoformat(), upto.date().isoformat())
         minute_from = (upto - REALTIME_WINDOW).replace(second=0)
         with self._realtime_lake(days) as lake:
-            sessions = self.run("active_sessions", {**window, "from": iso(since)}, lake)
+            sessions = self.run("active_sessions", {**window, "from": iso(since)}, lake, keep=False)
             minutes = self.run("traffic", {**window, "from": iso(minute_from), "bucket": "minute"},
-                               lake)
+                               lake, keep=False)
         if self.queue_path is not None:
             as_of = iso(now)
         else:
