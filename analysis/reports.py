@@ -266,14 +266,14 @@ ORDER BY b.bucket_s"""
 
 
 def pages(d: Dialect, opts: dict) -> str:
-    # Distinct visitors over the page views alone: the other events never reach that count.
+    # Only page views and page leaves count here (distinct visitors: page views alone).
     views = "SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END)"
     return f"""totals AS (
   SELECT page, {views} AS page_views,
     ROUND(AVG(CASE WHEN event_type = 'page_leave' THEN CAST(engaged_milli_sec AS DOUBLE) END),
       1) AS avg_engaged_ms
   FROM people
-  WHERE page <> ''
+  WHERE page <> '' AND event_type IN ('page_view', 'page_leave')
   GROUP BY page
   HAVING {views} > 0
 ),

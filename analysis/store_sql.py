@@ -321,13 +321,14 @@ unique_events AS NOT MATERIALIZED (
         (reports only count distinct visitors)."""
         return f"""{reports.identities(self.identity_rows(d, opts))},
 member_ids AS (
-  SELECT i.user_key, n.id AS member FROM identities i JOIN names n ON n.name = i.member
+  SELECT k.id AS vid, n.id AS member
+  FROM identities i JOIN names k ON k.name = i.user_key JOIN names n ON n.name = i.member
 ),
 people AS (
   SELECT {", ".join("e." + n for n in prepared_names())},
     COALESCE(e.uid, m.member, e.vid) AS visitor
   FROM stored e
-  LEFT JOIN member_ids m ON m.user_key = e.user_key
+  LEFT JOIN member_ids m ON m.vid = e.vid
 )"""
 
     def identity_rows(self, d: Dialect, opts: dict) -> str:

@@ -57,7 +57,7 @@ totals AS (
     ROUND(AVG(CASE WHEN event_type = 'page_leave' THEN CAST(engaged_milli_sec AS DOUBLE) END),
       1) AS avg_engaged_ms
   FROM people
-  WHERE page <> ''
+  WHERE page <> '' AND event_type IN ('page_view', 'page_leave')
   GROUP BY page
   HAVING SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) > 0
 ),
