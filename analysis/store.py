@@ -284,16 +284,42 @@ def _state(con) -> tuple[set[str], set[str], int]:
     return {k for k, _ in rows}, {dt for _, dt in rows}, pending
 
 
+def file_state(store: Path) -> tuple:
+    """What changes whenever the store's rows can have changed: the identity, size and
+    modification time of the file and of its write-ahead log."""
+    state = []
+    for path in (store, store.with_name(store.name + ".wal")):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            state.append(None)
+            continue
+        state.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(state)
+
+
+# The last state read per store file and lake, while the file is unchanged: a report's check
+# for new objects then costs a listing, not a database open.
+_states: dict[tuple, tuple] = {}
+
+
 def _read_state(path: Path, lake: lake_files.LakeLocation, wait_s: float):
     """The state of a usable store, read without taking the write lock; None when there is
     no usable store (it is then built)."""
     if not path.exists():
         return None
+    key = (str(path), lake_id(lake))
+    seen = file_state(path)
+    if key in _states and _states[key][0] == seen:
+        return _states[key][1]
     con = connect(path, read_only=True, wait_s=wait_s)
     try:
-        return _state(con) if usable(path, lake, con) else None
+        state = _state(con) if usable(path, lake, con) else None
     finally:
         con.close()
+    if state is not None and file_state(path) == seen:
+        _states[key] = (seen, state)
+    return state
 
 
 def _progress(total: int, enabled: bool | None):

@@ -15,22 +15,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from pathlib import Path
 
 KEEP = 256  # answers kept (a page view asks ~20; each a few thousand rows at most)
-
-
-def store_state(store: Path) -> tuple:
-    """What changes whenever the store's rows can have changed."""
-    state = []
-    for path in (store, store.with_name(store.name + ".wal")):
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            state.append(None)
-            continue
-        state.append((st.st_ino, st.st_size, st.st_mtime_ns))
-    return tuple(state)
 
 
 class Answers:

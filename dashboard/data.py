@@ -19,7 +19,7 @@ from analysis import store as query_store
 from analysis.reports import ReportError
 from config import Settings
 from dashboard import pending, ranges
-from dashboard.answers import Answers, store_state
+from dashboard.answers import Answers
 from dashboard.keeper import Keeper
 from logdig.errors import InvalidInput
 from logdig.lake_layout import dates, listed_days
@@ -115,7 +115,7 @@ class Source:
 
         if not keep:
             return compute()
-        return self._answers.get((name, tuple(sorted(given.items())), store_state(store)), compute)
+        return self._answers.get((name, tuple(sorted(given.items())), query_store.file_state(store)), compute)
 
     def _report(self, name: str, given: dict, lake: lake_files.LakeLocation, **how) -> list[dict]:
         """One report, once a slot is free: the page asks ~20 at once, and on a machine of few

@@ -9,9 +9,10 @@ import pytest
 
 from analysis import lake_files
 from analysis import store as query_store
+from analysis.store import file_state as store_state
 from config import load_settings
 from dashboard import data
-from dashboard.answers import Answers, store_state
+from dashboard.answers import Answers
 from dashboard.keeper import Keeper
 from tests.lakegen import generate, write_events
 
