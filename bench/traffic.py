@@ -6,9 +6,9 @@ often; sessions of several page views (geometric, a third bounce) at daytime-hea
 running across midnight UTC; hundreds of referrer hosts (skewed, and direct visits), UTM-tagged
 landings, dozens of user agents (and a few crawlers), the collector's audience fields (country,
 browser, os, device, is_bot; members signed in after their first page), clicks, heartbeats,
-page_leave with engaged time, custom events and conversions with props, and about 0.3 %
-duplicate deliveries (SQS redelivery
-seconds to minutes later, sometimes on the next day). tests/lakegen.py stays the small seeded
+page_leave with engaged time and scroll depth, custom events and conversions with props, and
+about 0.3 % duplicate deliveries (SQS redelivery seconds to minutes later, sometimes on the
+next day). tests/lakegen.py stays the small seeded
 lake the unit tests reason about; this one is for benchmarks (bench/store.py, the dashboard's).
 
 Rows are built by DuckDB (vectorised) and written by one partitioned COPY, each object then
@@ -148,6 +148,9 @@ SELECT s, k, j, event_type, user_key, agent_no, country, member, width, ts,
   CASE WHEN j >= 4 THEN round(pow(u(s, k * 16 + j, 19), 1.5) * 4000, 1) END AS y,
   CASE WHEN j IN (1, 2) THEN CAST(u(s, k, 20) * dwell_ms AS BIGINT) END AS engaged_milli_sec,
   CASE WHEN j IN (1, 2) THEN dwell_ms END AS spent_milli_sec,
+  -- page_leave: the deepest scroll, deeper the longer the visit stayed
+  CASE WHEN j = 1 THEN LEAST(100, CAST(10 + u(s, k, 24) * 40 + dwell_ms / 4000 AS INTEGER))
+    END AS scroll_depth,
   CASE WHEN event_type = 'conversion' THEN json_object('value', (s % 200) + 0.5,
     'currency', 'EUR', 'plan', (ARRAY['basic', 'pro', 'team'])[1 + s % 3]) END AS props,
   -- network delay 20-800 ms; about 0.3 % are delivered twice, seconds to minutes apart
@@ -173,6 +176,7 @@ SELECT strftime(arrived, '%Y-%m-%d') AS dt, arrived,
     session_id: substr(md5('session' || s), 1, 16),
     current_page: current_page, referrer: referrer,
     x: x, y: y, spent_milli_sec: spent_milli_sec, engaged_milli_sec: engaged_milli_sec,
+    scroll_depth: scroll_depth,
     load_count: 1 + k, user_agent: list_extract($agents, agent_no + 1),
     user_id: CASE WHEN k > 0 THEN member END, country: country,
     browser: list_extract($browsers, agent_no + 1), os: list_extract($oses, agent_no + 1),
