@@ -42,7 +42,12 @@ LOCK_WAIT_S = 30.0
 
 
 class StoreError(RuntimeError):
-    """The store cannot be used as asked; the message names the path."""
+    """The store cannot be used as asked; the message names the path. busy: only for now,
+    another sync or connection holds it."""
+
+    def __init__(self, message: str, busy: bool = False):
+        super().__init__(message)
+        self.busy = busy
 
 
 def default_path(create: bool = False) -> Path:
@@ -83,9 +88,12 @@ def connect(path: Path, read_only: bool, wait_s: float = LOCK_WAIT_S, memory: st
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only, config=config)
-        except duckdb.IOException as exc:
-            if not _locked(exc) or time.monotonic() >= deadline:
-                raise StoreError(f"store {path}: {exc}") from exc
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            # IOException: another process holds the file. ConnectionException: this process
+            # has it open read-only (a report) while a sync wants to write, or the reverse.
+            busy = isinstance(exc, duckdb.ConnectionException) or _locked(exc)
+            if not busy or time.monotonic() >= deadline:
+                raise StoreError(f"store {path}: {exc}", busy=busy) from exc
             time.sleep(0.05)
 
 
@@ -376,8 +384,8 @@ def _sync_lock(path: Path, wait_s: float):
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"store {path}: another sync still runs after {wait_s:.0f} s") from None
+                    raise StoreError(f"store {path}: another sync still runs after "
+                                     f"{wait_s:.0f} s", busy=True) from None
                 time.sleep(0.05)
         try:
             yield
@@ -477,7 +485,7 @@ def run(name: str, opts: dict, lake: lake_files.LakeLocation, path: str | Path |
         try:
             sync(lake, path, progress=False, wait_s=1.0)
         except StoreError as exc:
-            if not _locked(exc):
+            if not exc.busy:
                 raise
             if not _current(path, lake):  # being built: the lake answers meanwhile
                 return duck.run(name, opts, lake)

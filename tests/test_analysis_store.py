@@ -3,6 +3,7 @@ retried, older stores rebuilt, clear errors, visitors on several sites, re-deliv
 a range's first day, forget, the CLI, and an S3 lake. Same-answer checks over the seeded lake
 are in test_analysis_engines.py; crashes and concurrent readers in test_analysis_store_sync.py."""
 
+import fcntl
 import gzip
 import json
 
@@ -73,6 +74,25 @@ def test_visitors_on_two_sites_and_redeliveries_across_the_first_day(tmp_path):
                     lake, name, first, last, site=site, **extra), (name, site, first)
     # and the day after midnight counts the re-delivered event once, in B's session
     assert lake_rows(lake, "sessions", "2026-11-22", "2026-11-22")[0][0] == 1
+
+
+def test_a_report_answers_from_the_store_while_another_sync_holds_it(small_lake, tmp_path):
+    """A report's own check for new objects finds another sync running (its lock held), or the
+    file open read-only by another report of this process: the store answers as it stands."""
+    path = tmp_path / "store.duckdb"
+    expected = rows(small_lake, path, "pages")  # builds the store
+    with open(path.with_name(path.name + ".lock"), "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another sync at work
+        assert rows(small_lake, path, "pages") == expected
+    late = ev("late", "page_view", "2026-11-21T10:00:00.000Z", "https://shop.test/late", user=B)
+    (small_lake.local_root / "events/dt=2026-11-21/late.jsonl.gz").write_bytes(
+        gzip.compress(json.dumps(late).encode()))
+    reader = store.connect(path, read_only=True)
+    try:
+        assert rows(small_lake, path, "pages") == expected  # cannot write now: as it stands
+    finally:
+        reader.close()
+    assert rows(small_lake, path, "pages") != expected  # free again: the new object is loaded
 
 
 def test_a_corrupt_or_truncated_object_is_skipped_named_and_retried(small_lake, tmp_path,
