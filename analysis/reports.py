@@ -266,27 +266,24 @@ ORDER BY b.bucket_s"""
 
 
 def pages(d: Dialect, opts: dict) -> str:
-    # Only page views and page leaves count here (distinct visitors: page views alone).
-    views = "SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END)"
-    return f"""totals AS (
-  SELECT page, {views} AS page_views,
-    ROUND(AVG(CASE WHEN event_type = 'page_leave' THEN CAST(engaged_milli_sec AS DOUBLE) END),
-      1) AS avg_engaged_ms
-  FROM people
-  WHERE page <> '' AND event_type IN ('page_view', 'page_leave')
-  GROUP BY page
-  HAVING {views} > 0
-),
-viewers AS (
-  SELECT page, COUNT(DISTINCT visitor) AS visitors
+    # Page views and their distinct visitors from the page views alone, engaged time from the
+    # page leaves alone: each grouping reads only the rows it counts.
+    return """views AS (
+  SELECT page, COUNT(*) AS page_views, COUNT(DISTINCT visitor) AS visitors
   FROM people
   WHERE page <> '' AND event_type = 'page_view'
   GROUP BY page
+),
+leaves AS (
+  SELECT page, ROUND(AVG(CAST(engaged_milli_sec AS DOUBLE)), 1) AS avg_engaged_ms
+  FROM people
+  WHERE page <> '' AND event_type = 'page_leave'
+  GROUP BY page
 )
-SELECT t.page, t.page_views, v.visitors, t.avg_engaged_ms
-FROM totals t
-JOIN viewers v ON v.page = t.page
-ORDER BY t.page_views DESC, t.page"""
+SELECT v.page, v.page_views, v.visitors, l.avg_engaged_ms
+FROM views v
+LEFT JOIN leaves l ON l.page = v.page
+ORDER BY v.page_views DESC, v.page"""
 
 
 def referrers(d: Dialect, opts: dict) -> str:
