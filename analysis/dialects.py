@@ -53,6 +53,10 @@ class Dialect:
         """Group 1 of pattern in text, '' when it does not match (Athena would say NULL)."""
         return f"COALESCE(regexp_extract({text}, {sql_literal(pattern)}, 1), '')"
 
+    def any_value(self, value: str) -> str:
+        """Any one value of the group (where all are the same)."""
+        return f"any_value({value})"
+
 
 class DuckDB(Dialect):
     def __init__(self):
@@ -111,6 +115,9 @@ class Athena(Dialect):
 
     def iso_seconds(self, epoch_s):
         return f"format_datetime(from_unixtime({epoch_s}, 'UTC'), 'yyyy-MM-dd''T''HH:mm:ss''Z''')"
+
+    def any_value(self, value):
+        return f"arbitrary({value})"
 
 
 class Zeppelin(Spark):

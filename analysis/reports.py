@@ -107,10 +107,11 @@ def identities(rows: str) -> str:
 
 def _people(rows: str) -> str:
     """`identities` and `people` (unique_events with `visitor`, the stitched identity: the
-    event's own member id, else its user_key's, else the user_key)."""
+    event's own member id, else its user_key's, else the user_key; and `page_key`, what
+    stands for the page when grouping: the page here, the store's integer id of it)."""
     return f"""{identities(rows)},
 people AS (
-  SELECT e.*, {_visitor("e")} AS visitor
+  SELECT e.*, {_visitor("e")} AS visitor, e.page AS page_key
   FROM unique_events e
   LEFT JOIN identities i ON i.user_key = e.user_key
 )"""
@@ -267,22 +268,24 @@ ORDER BY b.bucket_s"""
 
 def pages(d: Dialect, opts: dict) -> str:
     # Page views and their distinct visitors from the page views alone, engaged time from the
-    # page leaves alone: each grouping reads only the rows it counts.
-    return """views AS (
-  SELECT page, COUNT(*) AS page_views, COUNT(DISTINCT visitor) AS visitors
+    # page leaves alone: each grouping reads only the rows it counts. Grouped by page_key (one
+    # per page), the page itself any value of its group.
+    return f"""views AS (
+  SELECT page_key, {d.any_value("page")} AS page, COUNT(*) AS page_views,
+    COUNT(DISTINCT visitor) AS visitors
   FROM people
   WHERE page <> '' AND event_type = 'page_view'
-  GROUP BY page
+  GROUP BY page_key
 ),
 leaves AS (
-  SELECT page, ROUND(AVG(CAST(engaged_milli_sec AS DOUBLE)), 1) AS avg_engaged_ms
+  SELECT page_key, ROUND(AVG(CAST(engaged_milli_sec AS DOUBLE)), 1) AS avg_engaged_ms
   FROM people
   WHERE page <> '' AND event_type = 'page_leave'
-  GROUP BY page
+  GROUP BY page_key
 )
 SELECT v.page, v.page_views, v.visitors, l.avg_engaged_ms
 FROM views v
-LEFT JOIN leaves l ON l.page = v.page
+LEFT JOIN leaves l ON l.page_key = v.page_key
 ORDER BY v.page_views DESC, v.page"""
 
 

@@ -13,8 +13,9 @@ functions would otherwise recompute over the whole range:
   received_raw        received_at only when it is not the canonical rendering of ts (NULL
                       almost always): deliveries are ordered by the very strings the lake has
   id_hash             32 bits of hash(event_id), to find an event's other deliveries cheaply
-  vid, uid            the `names` ids of user_key and user_id: reports count distinct visitors
-                      over these integers (the same count as over the strings, about twice as fast)
+  vid, uid, pid       the `names` ids of user_key, user_id and page: reports count distinct
+                      visitors over these integers and group pages by pid (the same rows as over
+                      the strings, about twice as fast)
 A row with delivery NULL is loaded but not derived yet; queries skip it, the next sync derives it.
 
 `visits` holds one row per stored session (user_key, session_no = its first event's ts): the
@@ -29,9 +30,9 @@ from __future__ import annotations
 from analysis import reports
 from analysis.dialects import Dialect, DuckDB
 
-SCHEMA_VERSION = 6  # bump when the tables or their derivation change; older stores are rebuilt
+SCHEMA_VERSION = 7  # bump when the tables or their derivation change; older stores are rebuilt
 GAP = reports.SESSION_GAP_MS
-DERIVED = ("delivery", "prev_dt", "gap_ms", "sess_age", "vid", "uid")
+DERIVED = ("delivery", "prev_dt", "gap_ms", "sess_age", "vid", "uid", "pid")
 CANONICAL = "strftime(epoch_ms(ts), '%Y-%m-%dT%H:%M:%S.%gZ')"
 RECEIVED = f"COALESCE(received_raw, {CANONICAL})"  # = the lake's received_at
 DELIVERY_ORDER = f"ORDER BY {RECEIVED}, rowid"
@@ -61,7 +62,8 @@ def _loaded_columns() -> str:
             "CAST(hash(event_id) >> 32 AS UINTEGER) AS id_hash, "
             "CAST(NULL AS INTEGER) AS delivery, CAST(NULL AS DATE) AS prev_dt, "
             "CAST(NULL AS INTEGER) AS gap_ms, CAST(NULL AS BIGINT) AS sess_age, "
-            "CAST(NULL AS INTEGER) AS vid, CAST(NULL AS INTEGER) AS uid")
+            "CAST(NULL AS INTEGER) AS vid, CAST(NULL AS INTEGER) AS uid, "
+            "CAST(NULL AS INTEGER) AS pid")
 
 
 def visit_rows(source: str) -> str:
@@ -112,13 +114,14 @@ NEW_SITES = """INSERT INTO visitor_sites
     SELECT DISTINCT user_key, site FROM events WHERE delivery IS NULL AND user_key IS NOT NULL
     EXCEPT SELECT user_key, site FROM visitor_sites"""
 
-# Ids for the user_keys and user_ids of the pending rows that have none yet (one numbering for
-# both: a visitor is counted by its member id, else its user_key).
+# Ids for the user_keys, user_ids and pages of the pending rows that have none yet (one
+# numbering: a visitor is counted by its member id, else its user_key).
 NEW_NAMES = """INSERT INTO names
     SELECT name, CAST((SELECT COALESCE(MAX(id), 0) FROM names)
       + ROW_NUMBER() OVER (ORDER BY name) AS INTEGER)
     FROM ((SELECT user_key AS name FROM events WHERE delivery IS NULL
-           UNION SELECT user_id FROM events WHERE delivery IS NULL)
+           UNION SELECT user_id FROM events WHERE delivery IS NULL
+           UNION SELECT page FROM events WHERE delivery IS NULL)
           EXCEPT SELECT name FROM names) fresh
     WHERE name IS NOT NULL"""
 
@@ -132,6 +135,8 @@ DERIVE_STEPS = [
     WHERE events.delivery IS NULL AND n.name = events.user_key""",
     """UPDATE events SET uid = n.id FROM names n
     WHERE events.delivery IS NULL AND n.name = events.user_id""",
+    """UPDATE events SET pid = n.id FROM names n
+    WHERE events.delivery IS NULL AND n.name = events.page""",
     # Every delivery of the pending rows' event_ids, found by hash (32 bits of it: a few
     # strangers come along, and the window leaves them as they were). Their rowids first, from
     # the narrow columns: the wide ones are then read for those rows only.
@@ -227,12 +232,13 @@ def derive_all(target: str, names: str) -> list[str]:
     FROM v""",
         f"""CREATE OR REPLACE TEMP TABLE b_derived AS
     SELECT COALESCE(d.delivery, 1) AS delivery, d.prev_dt, s.gap_ms, s.sess_age,
-      k.id AS vid, u.id AS uid
-    FROM (SELECT rowid AS rid, user_key, user_id FROM events) e
+      k.id AS vid, u.id AS uid, g.id AS pid
+    FROM (SELECT rowid AS rid, user_key, user_id, page FROM events) e
     LEFT JOIN b_dups d ON d.rid = e.rid
     LEFT JOIN b_sessions s ON s.rid = e.rid
     LEFT JOIN {names} k ON k.name = e.user_key
     LEFT JOIN {names} u ON u.name = e.user_id
+    LEFT JOIN {names} g ON g.name = e.page
     ORDER BY e.rid""",
         f"""CREATE TABLE {target} AS
     SELECT {loaded}, b_derived.* FROM (SELECT {loaded} FROM events) POSITIONAL JOIN b_derived""",
@@ -255,7 +261,8 @@ def copy_into(schema: str) -> list[str]:
         "WHERE user_key IS NOT NULL",
         f"""CREATE TABLE {schema}.names AS
     SELECT name, CAST(ROW_NUMBER() OVER (ORDER BY name) AS INTEGER) AS id
-    FROM (SELECT user_key AS name FROM events UNION SELECT user_id FROM events) every
+    FROM (SELECT user_key AS name FROM events UNION SELECT user_id FROM events
+          UNION SELECT page FROM events) every
     WHERE name IS NOT NULL""",
         *derive_all(f"{schema}.events", f"{schema}.names"),
         f"CREATE TABLE {schema}.visits AS {visit_rows(f'{schema}.events')}",
@@ -308,7 +315,7 @@ class StoreQuery:
     AND (delivery = 1 OR prev_dt < {first})"""
         filters = reports.row_filters(d, opts, {n: n for n in names}, f"({kept}) kept")
         return f"""stored AS NOT MATERIALIZED (
-  SELECT {", ".join(names)}, delivery, gap_ms, sess_age, vid, uid
+  SELECT {", ".join(names)}, delivery, gap_ms, sess_age, vid, uid, pid
   FROM ({kept}) kept
   WHERE true{filters}
 ),
@@ -318,7 +325,7 @@ unique_events AS NOT MATERIALIZED (
 
     def people(self, d: Dialect, opts: dict) -> str:
         """reports._people's CTEs, `visitor` being the `names` id of the stitched identity
-        (reports only count distinct visitors)."""
+        (reports only count distinct visitors) and `page_key` the page's."""
         return f"""{reports.identities(self.identity_rows(d, opts))},
 member_ids AS (
   SELECT k.id AS vid, n.id AS member
@@ -326,7 +333,7 @@ member_ids AS (
 ),
 people AS (
   SELECT {", ".join("e." + n for n in prepared_names())},
-    COALESCE(e.uid, m.member, e.vid) AS visitor
+    COALESCE(e.uid, m.member, e.vid) AS visitor, e.pid AS page_key
   FROM stored e
   LEFT JOIN member_ids m ON m.vid = e.vid
 )"""

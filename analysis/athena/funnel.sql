@@ -48,7 +48,7 @@ identities AS (
   GROUP BY user_key
 ),
 people AS (
-  SELECT e.*, COALESCE(e.user_id, i.member, e.user_key) AS visitor
+  SELECT e.*, COALESCE(e.user_id, i.member, e.user_key) AS visitor, e.page AS page_key
   FROM unique_events e
   LEFT JOIN identities i ON i.user_key = e.user_key
 ),

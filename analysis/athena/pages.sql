@@ -48,23 +48,24 @@ identities AS (
   GROUP BY user_key
 ),
 people AS (
-  SELECT e.*, COALESCE(e.user_id, i.member, e.user_key) AS visitor
+  SELECT e.*, COALESCE(e.user_id, i.member, e.user_key) AS visitor, e.page AS page_key
   FROM unique_events e
   LEFT JOIN identities i ON i.user_key = e.user_key
 ),
 views AS (
-  SELECT page, COUNT(*) AS page_views, COUNT(DISTINCT visitor) AS visitors
+  SELECT page_key, arbitrary(page) AS page, COUNT(*) AS page_views,
+    COUNT(DISTINCT visitor) AS visitors
   FROM people
   WHERE page <> '' AND event_type = 'page_view'
-  GROUP BY page
+  GROUP BY page_key
 ),
 leaves AS (
-  SELECT page, ROUND(AVG(CAST(engaged_milli_sec AS DOUBLE)), 1) AS avg_engaged_ms
+  SELECT page_key, ROUND(AVG(CAST(engaged_milli_sec AS DOUBLE)), 1) AS avg_engaged_ms
   FROM people
   WHERE page <> '' AND event_type = 'page_leave'
-  GROUP BY page
+  GROUP BY page_key
 )
 SELECT v.page, v.page_views, v.visitors, l.avg_engaged_ms
 FROM views v
-LEFT JOIN leaves l ON l.page = v.page
+LEFT JOIN leaves l ON l.page_key = v.page_key
 ORDER BY v.page_views DESC, v.page;
