@@ -38,11 +38,13 @@ QUERY_MEMORY = "600MB"  # a report's working set; the process stays well under 1
 SYNC_MEMORY = "2GB"  # building 10 million rows' windows; spills to <store>.tmp beyond it
 THREADS = max(1, min(os.cpu_count() or 1, 4))
 CHUNK_OBJECTS = 48  # objects per load transaction (about half a million events)
-# Rows per row group when writing (DuckDB's default 122,880). A checkpoint compresses each row
-# group an append completes: ~0.6 s at the default size, paid by one sync of a new object in 13;
-# a quarter of it is paid every few syncs instead. DuckDB does not keep the size in the file, so
-# every writing connection attaches the file with it.
-ROW_GROUP_ROWS = 61_440
+# Rows per row group when writing: DuckDB's default. A checkpoint compresses each row group an
+# append completes (~0.6 s), paid by one sync of a ~10,000-event object in 13. Half the size
+# spread that cost (syncs at most 0.91 s instead of 1.2) but made the store 1.47x the Parquet
+# lake instead of 1.32x, the reports 10-50 % slower and the dashboard's cold paint 2.0 s instead
+# of 1.7 (bench/store.py, bench/dashboard.py). DuckDB does not keep the size in the file, so a
+# writer attaches the file with it.
+ROW_GROUP_ROWS = 122_880
 LOCK_WAIT_S = 30.0
 
 
