@@ -38,13 +38,6 @@ QUERY_MEMORY = "600MB"  # a report's working set; the process stays well under 1
 SYNC_MEMORY = "2GB"  # building 10 million rows' windows; spills to <store>.tmp beyond it
 THREADS = max(1, min(os.cpu_count() or 1, 4))
 CHUNK_OBJECTS = 48  # objects per load transaction (about half a million events)
-# Rows per row group when writing: DuckDB's default. A checkpoint compresses each row group an
-# append completes (~0.6 s), paid by one sync of a ~10,000-event object in 13. Half the size
-# spread that cost (syncs at most 0.91 s instead of 1.2) but made the store 1.47x the Parquet
-# lake instead of 1.32x, the reports 10-50 % slower and the dashboard's cold paint 2.0 s instead
-# of 1.7 (bench/store.py, bench/dashboard.py). DuckDB does not keep the size in the file, so a
-# writer attaches the file with it.
-ROW_GROUP_ROWS = 122_880
 LOCK_WAIT_S = 30.0
 
 
@@ -94,30 +87,14 @@ def connect(path: Path, read_only: bool, wait_s: float = LOCK_WAIT_S, memory: st
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            return (duckdb.connect(str(path), read_only=True, config=config) if read_only
-                    else _writer(path, config))
-        except (duckdb.IOException, duckdb.ConnectionException,
-                duckdb.ResourceInUseException) as exc:
-            # IOException: another process holds the file. The others: this process has it
-            # open read-only (a report) while a sync wants to write, or the reverse.
-            busy = not isinstance(exc, duckdb.IOException) or _locked(exc)
+            return duckdb.connect(str(path), read_only=read_only, config=config)
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            # IOException: another process holds the file. ConnectionException: this process
+            # has it open read-only (a report) while a sync wants to write, or the reverse.
+            busy = isinstance(exc, duckdb.ConnectionException) or _locked(exc)
             if not busy or time.monotonic() >= deadline:
                 raise StoreError(f"store {path}: {exc}", busy=busy) from exc
             time.sleep(0.05)
-
-
-def _writer(path: Path, config: dict):
-    """The store file attached for writing, with ROW_GROUP_ROWS, as the default database."""
-    import duckdb
-
-    con = duckdb.connect(config={**config, "temp_directory": str(path) + ".tmp"})
-    try:
-        con.execute(f"ATTACH '{_quoted(path)}' AS store (ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
-        con.execute("USE store")
-    except BaseException:
-        con.close()
-        raise
-    return con
 
 
 def check_writable(path: Path) -> None:
@@ -456,7 +433,7 @@ def _finish_build(con, path: Path) -> None:
     then renamed over the store: readers see the old store or the new one."""
     fresh = path.with_name(path.name + ".fresh")
     _remove(fresh)
-    con.execute(f"ATTACH '{_quoted(fresh)}' AS fresh (ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+    con.execute(f"ATTACH '{_quoted(fresh)}' AS fresh")
     try:
         for statement in store_sql.copy_into("fresh"):
             con.execute(statement)
@@ -490,9 +467,12 @@ def _load(lake, loads: list[Load], target: Path, con, summary: Summary, workdir:
 def query(path: Path, name: str, opts: dict, wait_s: float = LOCK_WAIT_S) -> tuple[list, list]:
     con = connect(path, read_only=True, wait_s=wait_s)
     try:
-        lo_a, hi_a, lo_b, hi_b = con.execute(store_sql.edges(opts)).fetchone()
-        opts = {**opts, "edges": ((lo_a, hi_a), (lo_b, hi_b))}
-        result = con.execute(store_sql.render(name, opts))
+        dialect = store_sql.StoreDialect(opts)
+        sql = reports.render(name, dialect, opts)
+        if dialect.store.cuts_sessions:  # a session report: its cut sessions' spans first
+            lo_a, hi_a, lo_b, hi_b = con.execute(store_sql.edges(opts)).fetchone()
+            sql = store_sql.render(name, {**opts, "edges": ((lo_a, hi_a), (lo_b, hi_b))})
+        result = con.execute(sql)
         return [d[0] for d in result.description], result.fetchall()
     finally:
         con.close()

@@ -304,6 +304,7 @@ class StoreQuery:
 
     def __init__(self, opts: dict):
         self.opts = opts
+        self.cuts_sessions = False  # rendered `rest`: it reads the cut sessions by time
 
     def events(self, d: Dialect, opts: dict) -> str:
         names = prepared_names()
@@ -408,6 +409,7 @@ numbered AS NOT MATERIALIZED (
             kept += "\n    AND user_key IN (SELECT user_key FROM stored)"
         # The sessions cut by the range lie within `edges` (store.query looks them up first):
         # their events are found by time, so the scan skips the rest of the table.
+        self.cuts_sessions = True
         spans = [f"n.ts BETWEEN {d.param('edge_lo', lo)} AND {d.param('edge_hi', hi)}"
                  for lo, hi in opts.get("edges", ()) if lo is not None]
         return f"""inside AS (
