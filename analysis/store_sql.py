@@ -203,6 +203,21 @@ def derive_sessions(lowest: int | None) -> list[str]:
     ]
 
 
+# Tables a sync appends to. Their appends get row groups of their own (store.py keeps the
+# sync's checkpoint from merging them, which recompresses up to a full group); a merging
+# checkpoint folds them into full groups and drops the deleted rows. DuckDB considers that only
+# for a table with committed changes, so the merge takes each one's newest row out and puts it
+# back, in one transaction: the rows stay the same.
+APPENDED = ("events", "visits")
+
+
+def touch(table: str) -> list[str]:
+    newest = f"rowid = (SELECT MAX(rowid) FROM {table})"
+    return [f"CREATE OR REPLACE TEMP TABLE m_row AS SELECT * FROM {table} WHERE {newest}",
+            f"DELETE FROM {table} WHERE {newest}",
+            f"INSERT INTO {table} SELECT * FROM m_row", "DROP TABLE m_row"]
+
+
 def derive_all(target: str, names: str) -> list[str]:
     """Every row of `events` derived at once into the table `target` (a build), `names` holding
     an id for each of its user_keys and user_ids. The windows run

@@ -94,8 +94,9 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
-def sync_new_objects(lake, path: Path, day: str, count: int) -> list[float]:
-    """Seconds to sync each of `count` new ~10,000-event objects of known visitors."""
+def sync_new_objects(lake, path: Path, day: str, count: int) -> tuple[list[float], float]:
+    """Seconds to sync each of `count` new ~10,000-event objects of known visitors, one after
+    the other, and then a sync that finds nothing new (it merges their row groups)."""
     took, added = [], []
     work = path.parent / "bench-new-objects"
     try:
@@ -110,10 +111,14 @@ def sync_new_objects(lake, path: Path, day: str, count: int) -> list[float]:
             summary = store.sync(lake, path, progress=False)
             took.append(time.perf_counter() - started)
             print(f"  new object {n + 1}: {summary.events:,} events in {took[-1]:.3f} s")
+        started = time.perf_counter()
+        merged = store.sync(lake, path, progress=False).merged
+        idle = time.perf_counter() - started
+        print(f"  then nothing new: {idle:.3f} s ({'merged' if merged else 'no'} row groups)")
     finally:
         for target in added:
             target.unlink(missing_ok=True)
-    return took
+    return took, idle
 
 
 def main() -> None:
@@ -123,7 +128,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="runs of each store report")
     parser.add_argument("--direct-repeats", type=int, default=2,
                         help="runs of each lake-direct report (slow)")
-    parser.add_argument("--new-objects", type=int, default=3)
+    parser.add_argument("--new-objects", type=int, default=16,
+                        help="new objects synced one after the other")
     parser.add_argument("--reuse-store", action="store_true",
                         help="keep a store built by an earlier run (no build measured)")
     parser.add_argument("--no-day", action="store_true", help="skip the one-day range")
@@ -175,8 +181,9 @@ def main() -> None:
               f"{_spread(warm['times'][key]):>22} {_spread(lake_times):>22} "
               f"{ratio:10.1f}  {fast['rows'][key]}{same}")
 
-    took = sync_new_objects(lake, args.store, last, args.new_objects)
-    print(f"sync of one new ~10,000-event object: {_spread(took)} s")
+    took, idle = sync_new_objects(lake, args.store, last, args.new_objects)
+    print(f"sync of one new ~10,000-event object: {_spread(took)} s; the sync after them, "
+          f"with nothing new: {idle:.3f} s")
     args.store.unlink(missing_ok=True)  # it holds the removed objects' events
 
 

@@ -48,6 +48,57 @@ def test_each_object_is_loaded_once_and_new_ones_are_found(small_lake, tmp_path)
                                                                          bucket="day")
 
 
+def _row_groups(path) -> dict:
+    con = store.connect(path, read_only=True)
+    try:
+        return {t: con.execute("SELECT COUNT(DISTINCT row_group_id) FROM pragma_storage_info(?)",
+                               [t]).fetchone()[0] for t in ("events", "visits")}
+    finally:
+        con.close()
+
+
+def test_appended_row_groups_are_merged_by_a_sync_that_finds_nothing_new(small_lake, tmp_path,
+                                                                         monkeypatch):
+    """A sync's checkpoint leaves its appends in row groups of their own (merging recompresses
+    up to a full group: too slow for a sync of one object); a sync with nothing to load merges
+    them once MERGE_WHEN_IDLE syncs appended, a report's check never does, and the
+    MERGE_AT_MOST-th loading sync in a row merges anyway. The rows stay the same."""
+    path = tmp_path / "store.duckdb"
+    store.sync(small_lake, path)
+    built = _row_groups(path)
+    hour = 10
+    def land_one():
+        nonlocal hour
+        hour += 1
+        write_events(small_lake.local_root, [ev(f"m{hour}", "page_view",
+                                                f"2026-11-22T{hour:02d}:00:00.000Z", SHOP)])
+    # GIVEN MERGE_WHEN_IDLE syncs that each loaded one new object
+    for _ in range(store.MERGE_WHEN_IDLE):
+        land_one()
+        assert store.sync(small_lake, path).merged is False
+    appended = _row_groups(path)
+    assert appended["events"] == built["events"] + store.MERGE_WHEN_IDLE
+    expected = lake_rows(small_lake, "pages")
+    # WHEN a report checks for new objects, THEN it does not merge
+    assert rows(small_lake, path, "pages") == expected
+    assert _row_groups(path) == appended
+    # WHEN a sync finds nothing new, THEN it merges: fewer row groups, the same rows
+    assert store.sync(small_lake, path).merged is True
+    assert _row_groups(path)["events"] < appended["events"]
+    assert rows(small_lake, path, "pages") == expected
+    assert store.sync(small_lake, path).merged is False  # nothing left to merge
+    # GIVEN a store never idle, WHEN the MERGE_AT_MOST-th loading sync runs, THEN it merges
+    monkeypatch.setattr(store, "MERGE_AT_MOST", 2)
+    merged = _row_groups(path)
+    land_one()
+    store.sync(small_lake, path)
+    assert _row_groups(path)["events"] == merged["events"] + 1
+    land_one()
+    store.sync(small_lake, path)
+    assert _row_groups(path)["events"] <= merged["events"]
+    assert rows(small_lake, path, "pages") == lake_rows(small_lake, "pages")
+
+
 def test_visitors_on_two_sites_and_redeliveries_across_the_first_day(tmp_path):
     # GIVEN A browsing both sites within minutes, and an event first delivered just before
     # midnight and delivered again just after it

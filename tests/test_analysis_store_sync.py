@@ -132,3 +132,37 @@ def test_two_syncs_at_once_both_finish_and_agree(lake, tmp_path):
         assert sync.wait(timeout=180) == 0, sync.stderr.read().decode()
     assert consistent(lake, path) == len(lake.lake.keys("events/"))
     assert answers(lake, path) == answers(lake)
+
+
+def test_a_merge_killed_at_any_point_leaves_the_same_rows(lake, tmp_path):
+    """The merge of appended row groups (a sync that finds nothing new) takes rows out and puts
+    them back in one transaction: a kill at any point leaves every row once."""
+    path = tmp_path / "store.duckdb"
+    keys = lake.lake.keys("events/")
+    later = keys[-store.MERGE_WHEN_IDLE:]
+    hidden = tmp_path / "later"
+    for key in later:
+        (hidden / key).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(lake.local_root / key, hidden / key)
+    store.sync(lake, path)
+    for key in later:  # GIVEN syncs that each appended one object, not merged yet
+        os.replace(hidden / key, lake.local_root / key)
+        assert store.sync(lake, path).objects == 1
+    expected = answers(lake)
+    scratch = tmp_path / "scratch.duckdb"
+    shutil.copy(path, scratch)
+    started = time.monotonic()
+    assert start_sync(lake, scratch).wait(timeout=120) == 0
+    whole = time.monotonic() - started
+    for share in (0.5, 0.7, 0.8, 0.9, 0.95):  # WHEN merging syncs are killed along the way
+        sync = start_sync(lake, path)
+        time.sleep(whole * share)
+        sync.send_signal(signal.SIGKILL)
+        sync.wait()
+        # THEN every row is there once, and the answers are the lake's
+        assert consistent(lake, path) == len(keys)
+        assert answers(lake, path) == expected
+    assert store.sync(lake, path).objects == 0
+    with store.connect(path, read_only=True) as con:
+        assert store._state(con)[3] == 0  # merged at last
+    assert answers(lake, path) == expected
