@@ -186,15 +186,16 @@ def _views(d: Dialect, *views: SessionView) -> str:
 
 
 def _sessions(d: Dialect) -> str:
-    """`marked`, `numbered` (each unique event with new_session and session_no; session_no
-    identifies a session within its user_key, only its grouping is meaningful) and `sessions`
-    (one row per visitor session: SESSIONS)."""
+    """`marked`, `numbered` (each unique event with user_ref and page_key, what stands for the
+    user_key and the page when grouping (the store's integer ids of them), new_session and
+    session_no; session_no identifies a session within its user_key, only its grouping is
+    meaningful) and `sessions` (one row per visitor session: SESSIONS)."""
     store = getattr(d, "store", None)
     if store is not None:  # session numbers precomputed at load, except where they cannot apply
         return f"{store.sessions(d)},\n{_views(d, SESSIONS)}"
     order = "ORDER BY ts, event_id"
     return f"""marked AS (
-  SELECT *,
+  SELECT *, user_key AS user_ref, page AS page_key,
     CASE WHEN ts - LAG(ts) OVER (PARTITION BY user_key {order}) <= {SESSION_GAP_MS}
       THEN 0 ELSE 1 END AS new_session
   FROM unique_events
@@ -503,31 +504,47 @@ ORDER BY visits DESC, visitors DESC, {column}"""
 def scroll(d: Dialect, opts: dict) -> str:
     """Per page, each page of a visit at its deepest reported scroll (page_leave events)."""
     def reached(percent: int) -> str:
-        share = _ratio(f"SUM(CASE WHEN deepest >= {percent} THEN 1 ELSE 0 END)", "COUNT(*)", 4)
+        share = _ratio(f"SUM(CASE WHEN deepest >= {percent} THEN k ELSE 0 END)", "SUM(k)", 4)
         return f"{share} AS reached_{percent}"
 
-    # The median without percentile functions (Athena's is approximate): the middle one or two
-    # ranks, 2 * rank in [n, n + 2].
+    # Grouped by user_ref and page_key (the store's integer ids); each page's name is looked up
+    # once. The median without percentile functions (Athena's is approximate), over each
+    # page's depths counted (k) rather than sorted one by one: the depths holding the middle
+    # one or two ranks r (2 * r in [n, n + 2]) of the n, ranks upto - k + 1 .. upto.
+    leaves = "event_type = 'page_leave' AND scroll_depth IS NOT NULL AND page <> ''"
     return f"""{_sessions(d)},
 deepest AS (
-  SELECT page, MAX(scroll_depth) AS deepest
+  SELECT page_key, MAX(scroll_depth) AS deepest
   FROM numbered
-  WHERE event_type = 'page_leave' AND scroll_depth IS NOT NULL AND page <> ''
-  GROUP BY user_key, session_no, page
+  WHERE {leaves}
+  GROUP BY user_ref, session_no, page_key
+),
+labels AS (
+  SELECT page_key, {d.any_value("page")} AS page FROM numbered WHERE {leaves} GROUP BY page_key
+),
+counted AS (
+  SELECT page_key, deepest, COUNT(*) AS k FROM deepest GROUP BY page_key, deepest
 ),
 ranked AS (
-  SELECT page, deepest,
-    ROW_NUMBER() OVER (PARTITION BY page ORDER BY deepest) AS nth,
-    COUNT(*) OVER (PARTITION BY page) AS n
-  FROM deepest
+  SELECT page_key, deepest, k,
+    SUM(k) OVER (PARTITION BY page_key ORDER BY deepest
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto,
+    SUM(k) OVER (PARTITION BY page_key) AS n
+  FROM counted
+),
+depths AS (
+  SELECT page_key, SUM(k) AS page_views,
+    ROUND(AVG(CASE WHEN 2 * upto >= n AND 2 * (upto - k + 1) <= n + 2
+      THEN CAST(deepest AS DOUBLE) END), 1) AS median_depth,
+    {reached(25)}, {reached(50)}, {reached(75)}, {reached(100)}
+  FROM ranked
+  GROUP BY page_key
 )
-SELECT page, COUNT(*) AS page_views,
-  ROUND(AVG(CASE WHEN 2 * nth BETWEEN n AND n + 2 THEN CAST(deepest AS DOUBLE) END), 1)
-    AS median_depth,
-  {reached(25)}, {reached(50)}, {reached(75)}, {reached(100)}
-FROM ranked
-GROUP BY page
-ORDER BY page_views DESC, page"""
+SELECT l.page, d.page_views, d.median_depth, d.reached_25, d.reached_50, d.reached_75,
+  d.reached_100
+FROM depths d
+JOIN labels l ON l.page_key = d.page_key
+ORDER BY d.page_views DESC, l.page"""
 
 
 def members(d: Dialect, opts: dict) -> str:

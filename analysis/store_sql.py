@@ -30,7 +30,7 @@ from __future__ import annotations
 from analysis import reports
 from analysis.dialects import Dialect, DuckDB
 
-SCHEMA_VERSION = 7  # bump when the tables or their derivation change; older stores are rebuilt
+SCHEMA_VERSION = 8  # bump when the tables or their derivation change; older stores are rebuilt
 GAP = reports.SESSION_GAP_MS
 DERIVED = ("delivery", "prev_dt", "gap_ms", "sess_age", "vid", "uid", "pid")
 CANONICAL = "strftime(epoch_ms(ts), '%Y-%m-%dT%H:%M:%S.%gZ')"
@@ -82,7 +82,8 @@ def visit_rows(source: str) -> str:
   WHERE delivery = 1 AND user_key IS NOT NULL AND ts IS NOT NULL AND sess_age IS NOT NULL
 ),
 span AS (
-  SELECT user_key, session_no, MIN(dt) AS min_dt, MAX(dt) AS max_dt, MIN(site) AS site
+  SELECT user_key, session_no, MIN(dt) AS min_dt, MAX(dt) AS max_dt, MIN(site) AS site,
+    SUM(CASE WHEN is_bot THEN 1 ELSE 0 END) AS bot_events
   FROM src GROUP BY user_key, session_no
 ),
 {ctes}
@@ -373,25 +374,29 @@ people AS (
         everyone = " OR true" if self.opts.get("filter_page") else ""
         recounted = ("\n  UNION SELECT user_key FROM visitor_sites GROUP BY user_key "
                      "HAVING COUNT(*) > 1") if self.opts.get("site") else ""
-        # Bots left out: a visitor with a bot event in the range's days is numbered here too
-        # (the stored sessions counted that event).
+        # Bots left out: a visitor with both bot and other events in the sessions that reach
+        # the range's days is numbered here too (the stored sessions counted the bot events);
+        # the sessions of bots alone are left out of `inside` (_visits).
         if not self.opts.get("include_bots"):
-            recounted += ("\n  UNION SELECT user_key FROM events WHERE dt BETWEEN "
-                          f"{d.param('from', self.opts['from'])} AND "
-                          f"{d.param('to', self.opts['to'])} AND is_bot AND user_key IS NOT NULL")
+            reach = f"max_dt >= {d.param('from', self.opts['from'])} AND min_dt <= " \
+                    f"{d.param('to', self.opts['to'])}"
+            recounted += f"""
+  UNION SELECT user_key FROM visits
+  WHERE {reach} AND user_key IN (SELECT user_key FROM visits WHERE {reach} AND bot_events > 0)
+  GROUP BY user_key HAVING SUM(bot_events) < SUM(sessions_events)"""
         return f"""recount AS (
   SELECT DISTINCT user_key FROM stored
   WHERE user_key IS NOT NULL AND (delivery > 1 OR ts IS NULL{everyone}){recounted}
 ),
 marked AS (
-  SELECT *,
+  SELECT {names}, vid AS user_ref, pid AS page_key,
     CASE WHEN ts - LAG(ts) OVER (PARTITION BY user_key {VISITOR_ORDER}) <= {GAP}
       THEN 0 ELSE 1 END AS new_session
-  FROM unique_events
+  FROM stored
   WHERE user_key IN (SELECT user_key FROM recount)
 ),
 kept_numbered AS NOT MATERIALIZED (
-  SELECT {names},
+  SELECT {names}, vid AS user_ref, pid AS page_key,
     CASE WHEN gap_ms IS NULL OR ts - gap_ms < {start} THEN 1 ELSE 0 END AS new_session,
     ts - sess_age AS session_no
   FROM stored
@@ -420,6 +425,8 @@ numbered AS NOT MATERIALIZED (
             kept += "\n    AND false"
         if opts.get("site"):  # visitors of one site only (the others are recounted)
             kept += f"\n    AND site = {d.param('site', opts['site'])}"
+        if not opts.get("include_bots"):  # the others' are recounted
+            kept += "\n    AND bot_events = 0"
         if opts.get("referrer"):  # visitors who arrived from it, as `stored` keeps them
             kept += "\n    AND user_key IN (SELECT user_key FROM stored)"
         # The sessions cut by the range lie within `edges` (store.query looks them up first):

@@ -127,6 +127,41 @@ def test_visitors_on_two_sites_and_redeliveries_across_the_first_day(tmp_path):
     assert lake_rows(lake, "sessions", "2026-11-22", "2026-11-22")[0][0] == 1
 
 
+def test_bot_events_left_out_as_over_the_lake(tmp_path):
+    """Sessions of bots alone are left out; a visitor with bot and other events is numbered in
+    the query (a bot event can join two of its sessions, or cut one), as over the lake."""
+    human, mixed, crawler = "h" * 32, "m" * 32, "c" * 32
+    bot = {"is_bot": True, "browser": "Googlebot", "device": "bot"}
+    people = {"is_bot": False, "browser": "Firefox", "device": "desktop"}
+    events = [
+        ev("h1", "page_view", "2026-11-21T10:00:00.000Z", SHOP + "/", user=human, **people),
+        ev("h2", "page_leave", "2026-11-21T10:05:00.000Z", SHOP + "/", user=human,
+           scroll_depth=80, **people),
+        # the mixed visitor's bot event 20 minutes after, and its next page 20 minutes later:
+        # one session with bots, two without
+        ev("m1", "page_view", "2026-11-21T11:00:00.000Z", SHOP + "/", user=mixed, **people),
+        ev("m2", "page_view", "2026-11-21T11:20:00.000Z", SHOP + "/a", user=mixed, **bot),
+        ev("m3", "page_view", "2026-11-21T11:40:00.000Z", SHOP + "/b", user=mixed, **people),
+        ev("m4", "page_leave", "2026-11-21T11:41:00.000Z", SHOP + "/b", user=mixed,
+           scroll_depth=40, **people),
+        ev("c1", "page_view", "2026-11-21T12:00:00.000Z", SHOP + "/", user=crawler, **bot),
+        ev("c2", "page_leave", "2026-11-21T12:01:00.000Z", SHOP + "/", user=crawler,
+           scroll_depth=100, **bot),
+        ev("c3", "page_view", "2026-11-22T00:10:00.000Z", BLOG + "/", user=crawler, **bot),
+    ]
+    write_events(tmp_path / "lake", events)
+    lake = lake_files.open_lake((tmp_path / "lake").as_uri(), "events/")
+    path = tmp_path / "store.duckdb"
+    store.sync(lake, path)
+    for include in (False, True):
+        for name in ("sessions", "summary", "pages", "entry_pages", "scroll", "browsers"):
+            assert rows(lake, path, name, "2026-11-21", "2026-11-22", include_bots=include) == \
+                lake_rows(lake, name, "2026-11-21", "2026-11-22", include_bots=include), name
+    # THEN without bots: the human's visit and the mixed visitor's two
+    assert lake_rows(lake, "sessions", "2026-11-21", "2026-11-22")[0][0] == 3
+    assert lake_rows(lake, "sessions", "2026-11-21", "2026-11-22", include_bots=True)[0][0] == 4
+
+
 def test_a_report_answers_from_the_store_while_another_sync_holds_it(small_lake, tmp_path):
     """A report's own check for new objects finds another sync running (its lock held), or the
     file open read-only by another report of this process: the store answers as it stands."""

@@ -115,6 +115,32 @@ def test_scroll_per_page_at_the_deepest_of_each_visit(run):
         (3, 30.0, 0.6667, 0.3333)
 
 
+def test_scroll_median_and_shares_match_python_on_random_depths(tmp_path):
+    """The median is found from counted depths (no sort of every visit): Python's median and
+    shares over random depths, with ties, odd and even counts, from the lake and the store."""
+    import random
+    import statistics
+
+    rng = random.Random(11)
+    pages = {f"https://s.test/p{n}": [rng.choice([0, 10, 25, 37, 50, 50, 75, 90, 100, 100])
+                                      for _ in range(rng.randint(1, 9))] for n in range(12)}
+    events = [ev(f"{page[-2:]}-{n}", "page_leave", f"1{n}:00", page, f"V{page[-2:]}{n}",
+                 LAPTOP, scroll_depth=depth)
+              for page, depths in pages.items() for n, depth in enumerate(depths)]
+    write_events(tmp_path / "lake", events)
+    lake = lake_files.open_lake((tmp_path / "lake").as_uri(), "events/")
+    for store in (False, tmp_path / "store.duckdb"):
+        got = {r["page"]: r for r in query.run_report(
+            "scroll", {"from": DAY, "to": DAY}, lake, store=store).records()}
+        for page, depths in pages.items():
+            n = len(depths)
+            assert got[page]["page_views"] == n
+            assert got[page]["median_depth"] == round(statistics.median(depths), 1), (page, depths)
+            for percent in (25, 50, 75, 100):
+                assert got[page][f"reached_{percent}"] == round(
+                    sum(d >= percent for d in depths) / n, 4)
+
+
 def test_members_include_anonymous_events_before_sign_in(run):
     assert run("members") == [{"user_id": "member-123", "first_seen": f"{DAY}T10:00:00Z",
                                "last_seen": f"{DAY}T14:01:00Z", "visits": 2, "devices": 2}]

@@ -53,7 +53,7 @@ people AS (
   LEFT JOIN identities i ON i.user_key = e.user_key
 ),
 marked AS (
-  SELECT *,
+  SELECT *, user_key AS user_ref, page AS page_key,
     CASE WHEN ts - LAG(ts) OVER (PARTITION BY user_key ORDER BY ts, event_id) <= 1800000
       THEN 0 ELSE 1 END AS new_session
   FROM unique_events

@@ -53,7 +53,7 @@ people AS (
   LEFT JOIN identities i ON i.user_key = e.user_key
 ),
 marked AS (
-  SELECT *,
+  SELECT *, user_key AS user_ref, page AS page_key,
     CASE WHEN ts - LAG(ts) OVER (PARTITION BY user_key ORDER BY ts, event_id) <= 1800000
       THEN 0 ELSE 1 END AS new_session
   FROM unique_events
@@ -74,21 +74,34 @@ sessions AS (
   GROUP BY user_key, session_no
 ),
 deepest AS (
-  SELECT page, MAX(scroll_depth) AS deepest
+  SELECT page_key, MAX(scroll_depth) AS deepest
   FROM numbered
   WHERE event_type = 'page_leave' AND scroll_depth IS NOT NULL AND page <> ''
-  GROUP BY user_key, session_no, page
+  GROUP BY user_ref, session_no, page_key
+),
+labels AS (
+  SELECT page_key, arbitrary(page) AS page FROM numbered WHERE event_type = 'page_leave' AND scroll_depth IS NOT NULL AND page <> '' GROUP BY page_key
+),
+counted AS (
+  SELECT page_key, deepest, COUNT(*) AS k FROM deepest GROUP BY page_key, deepest
 ),
 ranked AS (
-  SELECT page, deepest,
-    ROW_NUMBER() OVER (PARTITION BY page ORDER BY deepest) AS nth,
-    COUNT(*) OVER (PARTITION BY page) AS n
-  FROM deepest
+  SELECT page_key, deepest, k,
+    SUM(k) OVER (PARTITION BY page_key ORDER BY deepest
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto,
+    SUM(k) OVER (PARTITION BY page_key) AS n
+  FROM counted
+),
+depths AS (
+  SELECT page_key, SUM(k) AS page_views,
+    ROUND(AVG(CASE WHEN 2 * upto >= n AND 2 * (upto - k + 1) <= n + 2
+      THEN CAST(deepest AS DOUBLE) END), 1) AS median_depth,
+    ROUND(CAST(SUM(CASE WHEN deepest >= 25 THEN k ELSE 0 END) AS DOUBLE) / NULLIF(SUM(k), 0), 4) AS reached_25, ROUND(CAST(SUM(CASE WHEN deepest >= 50 THEN k ELSE 0 END) AS DOUBLE) / NULLIF(SUM(k), 0), 4) AS reached_50, ROUND(CAST(SUM(CASE WHEN deepest >= 75 THEN k ELSE 0 END) AS DOUBLE) / NULLIF(SUM(k), 0), 4) AS reached_75, ROUND(CAST(SUM(CASE WHEN deepest >= 100 THEN k ELSE 0 END) AS DOUBLE) / NULLIF(SUM(k), 0), 4) AS reached_100
+  FROM ranked
+  GROUP BY page_key
 )
-SELECT page, COUNT(*) AS page_views,
-  ROUND(AVG(CASE WHEN 2 * nth BETWEEN n AND n + 2 THEN CAST(deepest AS DOUBLE) END), 1)
-    AS median_depth,
-  ROUND(CAST(SUM(CASE WHEN deepest >= 25 THEN 1 ELSE 0 END) AS DOUBLE) / NULLIF(COUNT(*), 0), 4) AS reached_25, ROUND(CAST(SUM(CASE WHEN deepest >= 50 THEN 1 ELSE 0 END) AS DOUBLE) / NULLIF(COUNT(*), 0), 4) AS reached_50, ROUND(CAST(SUM(CASE WHEN deepest >= 75 THEN 1 ELSE 0 END) AS DOUBLE) / NULLIF(COUNT(*), 0), 4) AS reached_75, ROUND(CAST(SUM(CASE WHEN deepest >= 100 THEN 1 ELSE 0 END) AS DOUBLE) / NULLIF(COUNT(*), 0), 4) AS reached_100
-FROM ranked
-GROUP BY page
-ORDER BY page_views DESC, page;
+SELECT l.page, d.page_views, d.median_depth, d.reached_25, d.reached_50, d.reached_75,
+  d.reached_100
+FROM depths d
+JOIN labels l ON l.page_key = d.page_key
+ORDER BY d.page_views DESC, l.page;
