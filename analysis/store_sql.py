@@ -371,22 +371,28 @@ people AS (
         # lies before it), when an event has no time, for one site when the visitor also
         # browsed another, for one page, and for bots left out: those visitors are numbered
         # here, as over the lake.
-        everyone = " OR true" if self.opts.get("filter_page") else ""
+        first, last = d.param("from", self.opts["from"]), d.param("to", self.opts["to"])
+        days = f"dt BETWEEN {first} AND {last} AND user_key IS NOT NULL"
+        # Read from the table rather than `stored`: a few rows found by zone maps instead of a
+        # pass over the range (without the report's filters: recounting more is still exact).
+        recount = (f"SELECT user_key FROM events WHERE {days} AND delivery > 1 AND prev_dt < "
+                   f"{first}\n  UNION SELECT user_key FROM events WHERE {days} AND ts IS NULL "
+                   "AND delivery IS NOT NULL")
+        if self.opts.get("filter_page"):
+            recount = "SELECT DISTINCT user_key FROM stored WHERE user_key IS NOT NULL"
         recounted = ("\n  UNION SELECT user_key FROM visitor_sites GROUP BY user_key "
                      "HAVING COUNT(*) > 1") if self.opts.get("site") else ""
         # Bots left out: a visitor with both bot and other events in the sessions that reach
         # the range's days is numbered here too (the stored sessions counted the bot events);
         # the sessions of bots alone are left out of `inside` (_visits).
         if not self.opts.get("include_bots"):
-            reach = f"max_dt >= {d.param('from', self.opts['from'])} AND min_dt <= " \
-                    f"{d.param('to', self.opts['to'])}"
+            reach = f"max_dt >= {first} AND min_dt <= {last}"
             recounted += f"""
   UNION SELECT user_key FROM visits
   WHERE {reach} AND user_key IN (SELECT user_key FROM visits WHERE {reach} AND bot_events > 0)
   GROUP BY user_key HAVING SUM(bot_events) < SUM(sessions_events)"""
         return f"""recount AS (
-  SELECT DISTINCT user_key FROM stored
-  WHERE user_key IS NOT NULL AND (delivery > 1 OR ts IS NULL{everyone}){recounted}
+  {recount}{recounted}
 ),
 marked AS (
   SELECT {names}, vid AS user_ref, pid AS page_key,

@@ -162,6 +162,24 @@ def test_bot_events_left_out_as_over_the_lake(tmp_path):
     assert lake_rows(lake, "sessions", "2026-11-21", "2026-11-22", include_bots=True)[0][0] == 4
 
 
+def test_an_event_without_a_time_is_counted_as_over_the_lake(tmp_path):
+    """An event without received_at (a hand-edited lake): its visitor is numbered in
+    the query, as over the lake."""
+    events = [ev("t1", "page_view", "2026-11-21T10:00:00.000Z", SHOP + "/", user=B),
+              ev("t2", "page_view", "2026-11-21T10:10:00.000Z", SHOP + "/a", user=B),
+              ev("u1", "page_view", "2026-11-21T11:00:00.000Z", SHOP + "/", user="u" * 32)]
+    write_events(tmp_path / "lake", events)
+    timeless = ev("t3", "page_view", "2026-11-21T10:20:00.000Z", SHOP + "/b", user=B)
+    (tmp_path / "lake/events/dt=2026-11-21/timeless.jsonl.gz").write_bytes(gzip.compress(
+        json.dumps({**timeless, "received_at": None}).encode() + b"\n"))
+    lake = lake_files.open_lake((tmp_path / "lake").as_uri(), "events/")
+    path = tmp_path / "store.duckdb"
+    store.sync(lake, path)
+    for name in ("sessions", "summary", "pages", "entry_pages", "exit_pages", "referrers"):
+        assert rows(lake, path, name, "2026-11-21", "2026-11-21") == lake_rows(
+            lake, name, "2026-11-21", "2026-11-21"), name
+
+
 def test_a_report_answers_from_the_store_while_another_sync_holds_it(small_lake, tmp_path):
     """A report's own check for new objects finds another sync running (its lock held), or the
     file open read-only by another report of this process: the store answers as it stands."""
