@@ -342,13 +342,14 @@ unique_events AS NOT MATERIALIZED (
 
     def people(self, d: Dialect, opts: dict) -> str:
         """reports._people's CTEs, `visitor` being the `names` id of the stitched identity
-        (reports only count distinct visitors) and `page_key` the page's."""
+        (reports only count distinct visitors) and `page_key` the page's. Not materialized:
+        each use reads only its own rows and columns (`pages` reads page views and leaves apart)."""
         return f"""{reports.identities(self.identity_rows(d, opts))},
 member_ids AS (
   SELECT k.id AS vid, n.id AS member
   FROM identities i JOIN names k ON k.name = i.user_key JOIN names n ON n.name = i.member
 ),
-people AS (
+people AS NOT MATERIALIZED (
   SELECT {", ".join("e." + n for n in prepared_names())},
     COALESCE(e.uid, m.member, e.vid) AS visitor, e.pid AS page_key
   FROM stored e
