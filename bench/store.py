@@ -15,12 +15,16 @@ measurement are removed afterwards, and the store with them.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gzip
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +56,14 @@ def _child(args: list[str]) -> dict:
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def built_events(path: Path) -> int:
+    con = store.connect(path, read_only=True)
+    try:
+        return con.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    finally:
+        con.close()
 
 
 def child_build(lake_url: str, path: str) -> dict:
@@ -94,18 +106,31 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
-def sync_new_objects(lake, path: Path, day: str, count: int) -> tuple[list[float], float]:
-    """Seconds to sync each of `count` new ~10,000-event objects of known visitors, one after
-    the other, and then a sync that finds nothing new (it merges their row groups)."""
+def arriving_objects(work: Path, day: str, events: int) -> list[Path]:
+    """A day of traffic of the lake's visitors (same seed) after its last day, in the batcher's
+    ~10,000-event objects, in the order they arrive: each holds the latest ~45 minutes."""
+    shutil.rmtree(work, ignore_errors=True)
+    traffic.generate(work, events=events, days=1, start=day, seed=1, object_events=10_000,
+                     run="arriving")
+
+    def first_arrival(path: Path) -> str:
+        with gzip.open(path, "rt") as lines:
+            return min(json.loads(line)["received_at"] for line in lines)
+
+    return sorted(work.rglob("*.jsonl.gz"), key=first_arrival)
+
+
+def sync_new_objects(lake, path: Path, day: str, count: int, per_day: int
+                     ) -> tuple[list[float], float]:
+    """Seconds to sync each of `count` new objects as they arrive, one after the other, and
+    then a sync that finds nothing new (it merges their row groups)."""
     took, added = [], []
     work = path.parent / "bench-new-objects"
     try:
-        for n in range(count):
-            traffic.generate(work / str(n), events=10_000, days=1, start=day, seed=1,
-                             object_events=100_000, run=f"new{n}")
-            objects = sorted((work / str(n)).rglob("*.jsonl.gz"), key=lambda p: p.stat().st_size)
-            target = lake.local_root / "events" / objects[-1].parent.name / objects[-1].name
-            objects[-1].replace(target)
+        for n, new in enumerate(arriving_objects(work, day, per_day)[:count]):
+            target = lake.local_root / "events" / new.parent.name / new.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            new.replace(target)
             added.append(target)
             started = time.perf_counter()
             summary = store.sync(lake, path, progress=False)
@@ -118,6 +143,9 @@ def sync_new_objects(lake, path: Path, day: str, count: int) -> tuple[list[float
     finally:
         for target in added:
             target.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()  # the new day's folder, once empty
+        shutil.rmtree(work, ignore_errors=True)
     return took, idle
 
 
@@ -129,7 +157,8 @@ def main() -> None:
     parser.add_argument("--direct-repeats", type=int, default=2,
                         help="runs of each lake-direct report (slow)")
     parser.add_argument("--new-objects", type=int, default=16,
-                        help="new objects synced one after the other")
+                        help="new objects synced one after the other, as they arrive the day "
+                             "after the lake's last")
     parser.add_argument("--reuse-store", action="store_true",
                         help="keep a store built by an earlier run (no build measured)")
     parser.add_argument("--no-day", action="store_true", help="skip the one-day range")
@@ -181,7 +210,9 @@ def main() -> None:
               f"{_spread(warm['times'][key]):>22} {_spread(lake_times):>22} "
               f"{ratio:10.1f}  {fast['rows'][key]}{same}")
 
-    took, idle = sync_new_objects(lake, args.store, last, args.new_objects)
+    after = (date.fromisoformat(last) + timedelta(days=1)).isoformat()
+    per_day = built_events(args.store) // len(days)
+    took, idle = sync_new_objects(lake, args.store, after, args.new_objects, per_day)
     print(f"sync of one new ~10,000-event object: {_spread(took)} s; the sync after them, "
           f"with nothing new: {idle:.3f} s")
     args.store.unlink(missing_ok=True)  # it holds the removed objects' events
