@@ -512,6 +512,10 @@ def scroll(d: Dialect, opts: dict) -> str:
     # page's depths counted (k) rather than sorted one by one: the depths holding the middle
     # one or two ranks r (2 * r in [n, n + 2]) of the n, ranks upto - k + 1 .. upto.
     leaves = "event_type = 'page_leave' AND scroll_depth IS NOT NULL AND page <> ''"
+    store = getattr(d, "store", None)
+    labels = store.page_labels() if store else (
+        f"SELECT page_key, {d.any_value('page')} AS page FROM numbered WHERE {leaves} "
+        "GROUP BY page_key")
     return f"""{_sessions(d)},
 deepest AS (
   SELECT page_key, MAX(scroll_depth) AS deepest
@@ -520,7 +524,7 @@ deepest AS (
   GROUP BY user_ref, session_no, page_key
 ),
 labels AS (
-  SELECT page_key, {d.any_value("page")} AS page FROM numbered WHERE {leaves} GROUP BY page_key
+  {labels}
 ),
 counted AS (
   SELECT page_key, deepest, COUNT(*) AS k FROM deepest GROUP BY page_key, deepest

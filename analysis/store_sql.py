@@ -356,6 +356,10 @@ people AS NOT MATERIALIZED (
   LEFT JOIN member_ids m ON m.vid = e.vid
 )"""
 
+    def page_labels(self) -> str:
+        """Each page_key with its page: the `names` row of the page id."""
+        return "SELECT id AS page_key, name AS page FROM names"
+
     def identity_rows(self, d: Dialect, opts: dict) -> str:
         """Every derived delivery of the range's days, whatever the filters: where reports find
         the member ids seen with each user_key (reports._people), as over the lake."""
