@@ -216,7 +216,7 @@ def plan(lake: lake_files.LakeLocation, loaded: set[str], days: list[str],
 class Summary:
     store: str
     rebuilt: bool = False
-    merged: bool = False  # appended row groups were merged (a sync that found nothing new)
+    merged: bool = False  # appended row groups were merged (see _checkpoint)
     objects: int = 0
     events: int = 0
     skipped: list[dict] = field(default_factory=list)
@@ -446,7 +446,8 @@ def _sync(lake: lake_files.LakeLocation, path: Path, rescan: bool, progress: boo
             elif loads or pending:
                 con = _load(lake, loads, target, con, summary, Path(tmp), progress, wait_s)
                 derive(con)
-                _checkpoint(con, unmerged + 1 >= MERGE_AT_MOST, unmerged + 1)
+                summary.merged = unmerged + 1 >= MERGE_AT_MOST
+                _checkpoint(con, summary.merged, unmerged + 1)
             elif merge and unmerged >= MERGE_WHEN_IDLE:
                 con = connect(target, read_only=False, wait_s=wait_s)
                 _checkpoint(con, True, 0)

@@ -94,7 +94,7 @@ def test_appended_row_groups_are_merged_by_a_sync_that_finds_nothing_new(small_l
     store.sync(small_lake, path)
     assert _row_groups(path)["events"] == merged["events"] + 1
     land_one()
-    store.sync(small_lake, path)
+    assert store.sync(small_lake, path).merged is True
     assert _row_groups(path)["events"] <= merged["events"]
     assert rows(small_lake, path, "pages") == lake_rows(small_lake, "pages")
 
