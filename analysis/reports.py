@@ -501,6 +501,18 @@ ORDER BY visits DESC, visitors DESC, {column}"""
     return body
 
 
+LEAVES = "event_type = 'page_leave' AND scroll_depth IS NOT NULL AND page <> ''"
+
+
+def deepest_leaves(source: str) -> str:
+    """Each page of each visit in a `numbered`-shaped source at its deepest reported scroll
+    (the store keeps them per stored visit: `visits.scroll_deepest`)."""
+    return f"""SELECT page_key, MAX(scroll_depth) AS deepest
+  FROM {source}
+  WHERE {LEAVES}
+  GROUP BY user_ref, session_no, page_key"""
+
+
 def scroll(d: Dialect, opts: dict) -> str:
     """Per page, each page of a visit at its deepest reported scroll (page_leave events)."""
     def reached(percent: int) -> str:
@@ -511,17 +523,13 @@ def scroll(d: Dialect, opts: dict) -> str:
     # once. The median without percentile functions (Athena's is approximate), over each
     # page's depths counted (k) rather than sorted one by one: the depths holding the middle
     # one or two ranks r (2 * r in [n, n + 2]) of the n, ranks upto - k + 1 .. upto.
-    leaves = "event_type = 'page_leave' AND scroll_depth IS NOT NULL AND page <> ''"
     store = getattr(d, "store", None)
     labels = store.page_labels() if store else (
-        f"SELECT page_key, {d.any_value('page')} AS page FROM numbered WHERE {leaves} "
+        f"SELECT page_key, {d.any_value('page')} AS page FROM numbered WHERE {LEAVES} "
         "GROUP BY page_key")
     return f"""{_sessions(d)},
 deepest AS (
-  SELECT page_key, MAX(scroll_depth) AS deepest
-  FROM numbered
-  WHERE {leaves}
-  GROUP BY user_ref, session_no, page_key
+  {store.deepest_leaves() if store else deepest_leaves("numbered")}
 ),
 labels AS (
   {labels}

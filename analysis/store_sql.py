@@ -20,9 +20,10 @@ A row with delivery NULL is loaded but not derived yet; queries skip it, the nex
 
 `visits` holds one row per stored session (user_key, session_no = its first event's ts): the
 dt span and site of its events, and every reports.SESSION_VIEWS column (`<view>_<column>`, and
-`<view>_n` = 1 where the view has a row), computed by the views' own SQL. A report uses these
-rows for the sessions that lie wholly inside its range and need no recount, and runs the views
-over the events of the few others.
+`<view>_n` = 1 where the view has a row), computed by the views' own SQL, its bot events
+(`bot_events`) and each of its pages at its deepest scroll (`scroll_deepest`, a list). A report
+uses these rows for the sessions that lie wholly inside its range and need no recount, and runs
+the views over the events of the few others.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 from analysis import reports
 from analysis.dialects import Dialect, DuckDB
 
-SCHEMA_VERSION = 8  # bump when the tables or their derivation change; older stores are rebuilt
+SCHEMA_VERSION = 9  # bump when the tables or their derivation change; older stores are rebuilt
 GAP = reports.SESSION_GAP_MS
 DERIVED = ("delivery", "prev_dt", "gap_ms", "sess_age", "vid", "uid", "pid")
 CANONICAL = "strftime(epoch_ms(ts), '%Y-%m-%dT%H:%M:%S.%gZ')"
@@ -77,7 +78,7 @@ def visit_rows(source: str) -> str:
     joins = "\n".join(f"LEFT JOIN v_{v.name} ON v_{v.name}.user_key = span.user_key "
                       f"AND v_{v.name}.session_no = span.session_no" for v in views)
     return f"""WITH src AS (
-  SELECT {", ".join(prepared_names())}, ts - sess_age AS session_no, dt
+  SELECT {", ".join(prepared_names())}, ts - sess_age AS session_no, dt, pid
   FROM {source} s
   WHERE delivery = 1 AND user_key IS NOT NULL AND ts IS NOT NULL AND sess_age IS NOT NULL
 ),
@@ -86,10 +87,18 @@ span AS (
     SUM(CASE WHEN is_bot THEN 1 ELSE 0 END) AS bot_events
   FROM src GROUP BY user_key, session_no
 ),
-{ctes}
-SELECT span.*, {columns}, {present}
+{ctes},
+leaves AS (
+  SELECT user_key, session_no,
+    LIST({{'page_key': pid, 'deepest': deepest}}) AS scroll_deepest
+  FROM (SELECT user_key, session_no, pid, MAX(scroll_depth) AS deepest
+        FROM src WHERE {reports.LEAVES} GROUP BY user_key, session_no, pid) per_page
+  GROUP BY user_key, session_no
+)
+SELECT span.*, {columns}, {present}, leaves.scroll_deepest
 FROM span
-{joins}"""
+{joins}
+LEFT JOIN leaves ON leaves.user_key = span.user_key AND leaves.session_no = span.session_no"""
 
 
 def create_tables(schema: str = "main") -> list[str]:
@@ -355,6 +364,13 @@ people AS NOT MATERIALIZED (
   FROM stored e
   LEFT JOIN member_ids m ON m.vid = e.vid
 )"""
+
+    def deepest_leaves(self) -> str:
+        """reports.deepest_leaves: kept per visit for the sessions inside the range."""
+        return f"""SELECT kept.d.page_key AS page_key, kept.d.deepest AS deepest
+  FROM (SELECT UNNEST(scroll_deepest) AS d FROM inside) kept
+  UNION ALL
+  {reports.deepest_leaves("rest")}"""
 
     def page_labels(self) -> str:
         """Each page_key with its page: the `names` row of the page id."""
