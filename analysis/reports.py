@@ -248,7 +248,7 @@ counts AS (
   SELECT {bucket_ms()} AS bucket_ms,
     COUNT(*) AS events,
     SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views
-  FROM people
+  FROM unique_events
   GROUP BY 1
 ),
 viewers AS (
