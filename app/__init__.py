@@ -7,14 +7,16 @@ import logging
 import time
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask, Response
 from flask_cors import CORS
 from flask_restful import Api
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wsgi import get_path_info
 
 from app import services
 from app.errors import error_response
+from app.group_commit import deferring_wakes
 from config import Settings, load_settings
 from logdig import logs
 from logdig.errors import LogDigError
@@ -49,8 +51,7 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     _wire_cors(app, settings)
     _wire_routes(app)
     _wire_dashboard(app, settings)
-    _wire_request_log(app)
-    _wire_nosniff(app)
+    app.wsgi_app = RequestLog(app.wsgi_app)
     return app
 
 
@@ -99,24 +100,40 @@ def _wire_routes(app: Flask) -> None:
         app.register_error_handler(code, error_response)
 
 
-def _wire_nosniff(app: Flask) -> None:
-    @app.after_request
-    def nosniff(response):
-        # Error bodies echo client input: no browser may sniff any answer into HTML or script.
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+EVENTS_KEY = "logdig.events"  # set in the WSGI environ by the handler: the events a request carried
+QUIET_PATHS = ("/healthz", "/metrics")  # polled: no log line
 
 
-def _wire_request_log(app: Flask) -> None:
-    @app.before_request
-    def start_timer():
-        g.started = time.perf_counter()
+class RequestLog:
+    """WSGI middleware around the whole app: every answer gets `X-Content-Type-Options: nosniff`
+    (error bodies echo client input: no browser may sniff any answer into HTML or script), and
+    each request but the polled ones one JSON log line (method, path, status, events, ms).
 
-    @app.after_request
-    def log_request(response):
-        if request.path not in ("/healthz", "/metrics"):
-            emit(log, "request", method=request.method, path=request.path,
-                 status=response.status_code, events=g.get("events", 0),
-                 ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2))
-        return response
+    As Flask hooks (a before_request timer, two after_request functions) the same work cost
+    ~10 µs more a request (in-process, 1 event per request): Flask wraps every hook call in
+    ensure_sync, and each read of `request` or `g` goes through a context-local proxy."""
 
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        status = ""
+
+        def start(status_line, headers, exc_info=None):
+            nonlocal status
+            status = status_line
+            if not any(name.lower() == "x-content-type-options" for name, _ in headers):
+                headers.append(("X-Content-Type-Options", "nosniff"))
+            return start_response(status_line, headers, exc_info)
+
+        # Each request woken from a group-commit flush wakes the next one only once its answer
+        # is written, so that one finds the GIL free (app.group_commit).
+        body = deferring_wakes(lambda: self.app(environ, start))
+        path = "/" + get_path_info(environ).lstrip("/")  # what request.path gives
+        if path not in QUIET_PATHS:
+            emit(log, "request", method=environ.get("REQUEST_METHOD", "").upper(), path=path,
+                 status=int(status[:3]) if status[:3].isdigit() else 0,
+                 events=environ.get(EVENTS_KEY, 0),
+                 ms=round((time.perf_counter() - started) * 1000, 2))
+        return body

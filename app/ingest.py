@@ -8,10 +8,10 @@ nothing of it reaches the queue.
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import request
 from flask_restful import Resource
 
-from app import metrics
+from app import EVENTS_KEY, metrics
 from app.payload import (
     FORM_TYPE,
     JSON_TYPES,
@@ -37,7 +37,7 @@ def accept(events: list[dict], wheres: list[str]) -> tuple[dict, int]:
     enriched = enrich_all(events, request.remote_addr or "", settings)
     commit([dumps(event) for event in enriched], wheres)
     metrics.count_accepted(len(enriched))
-    g.events = len(enriched)  # for the request log line
+    request.environ[EVENTS_KEY] = len(enriched)  # for the request log line (app.RequestLog)
     return {"accepted": len(enriched), "event_ids": [e["event_id"] for e in enriched]}, 202
 
 
