@@ -27,7 +27,7 @@ from app.services import get_committer, get_settings
 from config import Settings
 from logdig import audience
 from logdig.errors import InvalidInput
-from logdig.events import anonymize_ip, enrich, utc_now_iso
+from logdig.events import anonymize_ip, enrich, random_uuids, utc_now_iso
 from logdig.packing import dumps, fits
 
 
@@ -67,7 +67,8 @@ def enrich_all(events: list[dict], full_ip: str, settings: Settings) -> list[dic
     received_at = utc_now_iso()
     ip = anonymize_ip(full_ip) if settings.anonymize_ip else full_ip
     agent = request.headers.get("User-Agent", "")
-    return [audience.enrich(enrich(event, received_at, ip), full_ip, agent,
+    new_ids = iter(random_uuids(sum("event_id" not in event for event in events)))
+    return [audience.enrich(enrich(event, received_at, ip, new_ids.__next__), full_ip, agent,
                             settings.user_id_secret) for event in events]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from logdig.errors import InvalidInput
-from logdig.events import EVENT_STRUCT, FIELDS, checked, clean_text, validate
+from logdig.events import EVENT_STRUCT, FIELDS, checked, clean_text, printable_json, validate
 
 JSON_TYPES = ("application/json", "text/plain", "")
 FORM_TYPE = "application/x-www-form-urlencoded"  # what the original clickTracker posted to /
@@ -52,7 +52,8 @@ def decode_valid(body: bytes, max_events: int) -> tuple[list[dict], list[str]] |
     structs = decoded.events if decoder is _ENVELOPE else [decoded] if decoder is _ONE else decoded
     if not 0 < len(structs) <= max_events:
         return None  # event_list words both refusals
-    events = [checked(struct) for struct in structs]
+    printable = printable_json(body)
+    events = [checked(struct, printable) for struct in structs]
     if None in events:
         return None
     return events, ["event"] if decoder is _ONE else [f"{prefix}[{i}]" for i in range(len(events))]

@@ -36,6 +36,7 @@ class Agent:
     is_bot: bool
 
 
+@lru_cache(maxsize=AGENT_CACHE_SIZE)  # every event of a request, and a visitor's requests
 def country(ip: str) -> str | None:
     """ISO 3166 alpha-2 code of a full (not yet anonymized) IP; None for private, reserved or
     unknown addresses and for anything that is not an IP, never a guess."""

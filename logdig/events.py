@@ -297,15 +297,17 @@ def _validate_fast(raw: Any, where: str) -> dict | None:
         return None
 
 
-def checked(struct: msgspec.Struct) -> dict | None:
+def checked(struct: msgspec.Struct, printable: bool = False) -> dict | None:
     """An event msgspec accepted as EVENT_STRUCT (converted, or decoded from JSON in one pass),
-    as a dict, if every string is clean and the checks types cannot express pass; else None."""
+    as a dict, if every string is clean and the checks types cannot express pass; else None.
+    printable: every string is already known to be printable (see printable_json)."""
     event = msgspec.to_builtins(struct)
-    for value in event.values():
-        # isprintable() is false for every character clean_text replaces (and for a few it
-        # keeps, such as tab: those take the slow path, which is correct, only slower).
-        if value.__class__ is str and not value.isprintable():
-            return None
+    if not printable:
+        for value in event.values():
+            # isprintable() is false for every character clean_text replaces (and for a few it
+            # keeps, such as tab: those take the slow path, which is correct, only slower).
+            if value.__class__ is str and not value.isprintable():
+                return None
     try:
         for name, post in _POSTED:
             if name in event:
@@ -313,6 +315,13 @@ def checked(struct: msgspec.Struct) -> dict | None:
     except InvalidInput:
         return None
     return event
+
+
+def printable_json(body: bytes) -> bool:
+    """Whether every string a JSON document decodes to is printable, known from its bytes alone
+    (~0.1 µs a KB, against ~1.5 µs an event for checking each string): JSON carries a control
+    character only escaped (a backslash) or, for DEL and the non-ASCII ones, as such."""
+    return body.isascii() and b"\\" not in body and b"\x7f" not in body
 
 
 def _validate_each(raw: Any, where: str) -> dict:
@@ -350,11 +359,13 @@ def anonymize_ip(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
-def enrich(event: dict, received_at: str, client_ip: str) -> dict:
-    """Add the server's fields without overwriting any client field."""
+def enrich(event: dict, received_at: str, client_ip: str,
+           new_id: Callable[[], str] | None = None) -> dict:
+    """Add the server's fields without overwriting any client field. new_id: what makes an
+    event_id for an event without one (random_uuid; a request's ids come from random_uuids)."""
     enriched = {"v": SCHEMA_VERSION, **event}
     if "event_id" not in enriched:
-        enriched["event_id"] = random_uuid()
+        enriched["event_id"] = (new_id or random_uuid)()
     enriched["received_at"] = received_at
     if client_ip:
         enriched["client_ip"] = client_ip
@@ -363,11 +374,19 @@ def enrich(event: dict, received_at: str, client_ip: str) -> dict:
 
 def random_uuid() -> str:
     """A version 4 UUID as uuid.uuid4() writes it, without building a UUID object."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return random_uuids(1)[0]
+
+
+def random_uuids(count: int) -> list[str]:
+    """`count` version 4 UUIDs, from one os.urandom call (a system call each costs ~0.7 µs)."""
+    raw = bytearray(os.urandom(16 * count))
+    ids = []
+    for start in range(0, 16 * count, 16):
+        raw[start + 6] = raw[start + 6] & 0x0F | 0x40  # version 4
+        raw[start + 8] = raw[start + 8] & 0x3F | 0x80  # RFC 4122 variant
+        h = raw[start:start + 16].hex()
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids
 
 
 def received_date(event: dict) -> str:

@@ -178,3 +178,18 @@ def test_a_worker_caps_glibcs_malloc_arenas():
 
     assert server.limit_malloc_arenas(server.MALLOC_ARENAS) is True
     assert server.limit_malloc_arenas(0) is True  # 0: glibc's own default again
+
+
+@pytest.mark.parametrize("text", ["tab\there", "del\x7fhere", "nul\x00here", "c1\x85here",
+                                  "line\u2028sep", "soft\u00adhyphen", "plain ascii", "é"])
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_a_string_needing_cleaning_is_cleaned_whatever_its_spelling_in_the_body(text, ascii_only):
+    # GIVEN a tracker body whose string is spelled raw (DEL, non-ASCII) or escaped (\t, \u0000)
+    body = json.dumps({"events": [{"event_type": "click", "target_text": text}]},
+                      separators=(",", ":"), ensure_ascii=ascii_only).encode()
+    # WHEN the one pass reads it (printable_json lets it skip the per-string check on bodies
+    # that cannot hold a control character), THEN it gives the general path's clean event or
+    # steps aside for it
+    fast, slow = decode_valid(body, 10), general_path(body, 10)
+    assert fast is None or fast == slow
+    assert slow[0][0]["target_text"] == events.clean_text(text)
