@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-import boto3
 from botocore.exceptions import ClientError
 
 from config import Settings
@@ -146,7 +145,7 @@ def make_queue(settings: Settings) -> Queue:
         return LocalQueue(settings.queue_path, settings.visibility_timeout_seconds,
                           busy_timeout=settings.queue_retry_seconds)
 
-    session = boto3.session.Session()  # the send, ping and long-poll clients share its models
+    session = aws.session_for("sqs")  # the send, ping and long-poll clients share its models
     lock = threading.Lock()  # a session is not thread-safe: two /readyz may build the ping's at once
 
     def client_for(seconds: float):
