@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import request
 from flask_restful import Resource
 
-from app import EVENTS_KEY, metrics
+from app import EVENTS_KEY, metrics, output_json
 from app.payload import (
     FORM_TYPE,
     JSON_TYPES,
@@ -103,7 +103,9 @@ def accept_json() -> tuple[dict, int]:
 
 class Logs(Resource):
     def post(self):
-        return accept_json()
+        # A Response, which Flask-RESTful passes through: its content negotiation (the Accept
+        # header parsed twice a request, ~10 µs) would pick the same JSON representation.
+        return output_json(*accept_json())
 
 
 class Root(Resource):
@@ -114,8 +116,8 @@ class Root(Resource):
 
     def post(self):
         if request.mimetype in JSON_TYPES:
-            return accept_json()
-        return accept([legacy_event(legacy_form())], ["event"])
+            return output_json(*accept_json())
+        return output_json(*accept([legacy_event(legacy_form())], ["event"]))
 
 
 def legacy_form() -> dict[str, str]:

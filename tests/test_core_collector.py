@@ -100,6 +100,35 @@ def test_cors_preflight_grants_only_allowed_origins(sqs_queue_url):
     assert "Access-Control-Allow-Origin" not in refused.headers
 
 
+@pytest.mark.parametrize("allowed", [("*",), ("https://shop.example", "https://b.example")])
+def test_remembered_cors_headers_are_flask_cors_own(tmp_path, allowed):
+    # GIVEN two collectors, one answering CORS through flask-cors alone, one remembering its answers
+    settings = load_settings({}, data_dir=tmp_path, flush_wait_ms=0, allowed_origins=allowed)
+    remembered, plain = create_app(settings).test_client(), create_app(settings).test_client()
+    hooks = plain.application.after_request_funcs[None]
+    hooks[:] = [getattr(hook, "after", hook) for hook in hooks]
+    # WHEN both get the same requests, each twice: from no origin, allowed and refused origins,
+    # with Chrome's private network header, preflights, bad bodies and unknown paths
+    preflight = {"Access-Control-Request-Method": "POST"}
+    requests = [("post", "/v1/logs", click(), {}), ("post", "/v1/logs", {"x": 1}, {}),
+                ("get", "/", None, {}), ("get", "/nowhere", None, {}),
+                ("options", "/v1/logs", None, preflight)]
+    calls = [(method, path, {"json": body, "headers": {**origin, **extra, **more}})
+             for origin in ({}, {"Origin": "https://shop.example"}, {"Origin": "https://evil.example"})
+             for extra in ({}, {"Access-Control-Request-Private-Network": "true"})
+             for method, path, body, more in requests]
+    # THEN every answer carries the same headers but its date and length
+    def answer_headers(client, method, path, kw):
+        reply = getattr(client, method)(path, **kw)
+        return reply.status_code, [(k, v) for k, v in reply.headers.items()
+                                   if k not in ("Date", "Content-Length")]
+
+    for method, path, kw in calls * 2:
+        assert answer_headers(remembered, method, path, kw) == answer_headers(plain, method, path, kw)
+    assert any("Access-Control-Allow-Origin" in dict(answer_headers(remembered, *call)[1])
+               for call in calls)
+
+
 @pytest.mark.parametrize("hops, forwarded, seen", [
     (0, "203.0.113.9", "127.0.0.0"),
     (1, "203.0.113.9", "203.0.113.0"),
