@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import request
 from flask_restful import Resource
 
-from app import EVENTS_KEY, metrics, output_json
+from app import EVENTS_KEY, output_json
 from app.payload import (
     FORM_TYPE,
     JSON_TYPES,
@@ -41,8 +41,7 @@ def accept(events: list[dict], wheres: list[str]) -> tuple[dict, int]:
     # 20 events would otherwise keep ~4 MB of event dicts alive in a worker.
     events.clear()
     del enriched
-    commit(lines, wheres)
-    metrics.count_accepted(len(lines))
+    commit(lines, wheres)  # counted as accepted by the flush (metrics.count_accepted)
     request.environ[EVENTS_KEY] = len(lines)  # for the request log line (app.RequestLog)
     return {"accepted": len(lines), "event_ids": event_ids}, 202
 
@@ -90,7 +89,7 @@ def commit(lines: list[str], wheres: list[str]) -> None:
 
 def accept_json() -> tuple[dict, int]:
     """A JSON body of one event, an array of events or {"events": [...]}."""
-    body, max_events = request.get_data(cache=False), get_settings().max_events_per_request
+    body, max_events = request_body(), get_settings().max_events_per_request
     check_json_type(request.content_type or "")
     valid = decode_valid(body, max_events)
     if valid is None:
@@ -99,6 +98,21 @@ def accept_json() -> tuple[dict, int]:
         del pairs
     del body  # not kept while the queue takes the events
     return accept(*valid)
+
+
+def request_body() -> bytes:
+    """The body, read as werkzeug's get_data reads it (413 past MAX_CONTENT_LENGTH; a client
+    that sends less than it announced gives what it sent). With a Content-Length within the
+    limit it is read in one call: get_data reads in 64 KiB chunks through a LimitedStream until
+    the server says the body ended, two reads into the server and ~10 µs a request more."""
+    length, limit = request.content_length, request.max_content_length
+    if length is None or (limit is not None and length > limit):
+        return request.get_data(cache=False)
+    stream, chunks = request.environ["wsgi.input"], []
+    while length > 0 and (chunk := stream.read(length)):
+        chunks.append(chunk)
+        length -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class Logs(Resource):

@@ -176,3 +176,30 @@ def test_an_event_too_large_for_one_message_is_413_by_name(sqs_queue_url):
     assert reply.json["error"]["code"] == "event_too_large" and reply.json["error"]["field"] == "events[1]"
     assert queued_events(sqs_queue_url) == []
     assert client.post("/v1/logs", json=click(link=noise[:200])).status_code == 202
+
+
+class Trickle:
+    """A WSGI input stream that gives at most 7 bytes a read, as a server may."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def read(self, size: int = -1) -> bytes:
+        size = 7 if size < 0 else min(size, 7)
+        chunk, self.data = self.data[:size], self.data[size:]
+        return chunk
+
+
+@pytest.mark.parametrize("announced", ["exact", "more than sent", "none"])
+def test_a_body_read_in_pieces_is_read_whole(tmp_path, announced):
+    # GIVEN a body that the server hands over 7 bytes at a time, announced with its exact length,
+    # with a length larger than what arrives (a client that went away), or without a length
+    client = create_app(load_settings({}, data_dir=tmp_path, flush_wait_ms=0)).test_client()
+    body = json.dumps({"events": clicks(3)}).encode()
+    environ = {"wsgi.input": Trickle(body), "wsgi.input_terminated": True}
+    if announced != "none":
+        environ["CONTENT_LENGTH"] = str(len(body) + (0 if announced == "exact" else 10))
+
+    # WHEN it is posted, THEN the whole body is read: every event accepted
+    reply = client.post("/v1/logs", content_type="application/json", environ_overrides=environ)
+    assert reply.status_code == 202 and reply.json["accepted"] == 3
