@@ -33,7 +33,15 @@ from config import Settings
 from logdig.errors import QueueUnavailable
 from logdig.logs import emit
 from logdig.message_queue import Queue
-from logdig.packing import FIRST_RATIO, batches, billed_requests, message_cap, pack_counted, packed_ratio
+from logdig.packing import (
+    FIRST_RATIO,
+    batches,
+    billed_requests,
+    message_cap,
+    pack_counted,
+    packed_ratio,
+    raw_bytes,
+)
 
 log = logging.getLogger("logdig.collector")
 
@@ -210,7 +218,7 @@ class GroupCommitter:
         metrics.count_accepted(accepted)
         metrics.observe_flush(len(lines), len(bodies), billed, seconds)
         emit(log, "flush", requests=len(tickets), events=len(lines), messages=len(bodies),
-             bytes=sum(len(b) for b in bodies), raw_bytes=sum(len(line) + 1 for line in lines),
+             bytes=sum(map(len, bodies)), raw_bytes=raw_bytes(lines),
              billed_requests=billed,
              ms=round(seconds * 1000, 2))
 

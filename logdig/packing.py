@@ -20,7 +20,9 @@ import gzip
 import json
 import re
 import zlib
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
 
 import orjson
 
@@ -53,7 +55,7 @@ def message_cap(max_message_bytes: int) -> int:
 
 def encode(lines: list[str]) -> str:
     """The body for these lines: base64 of gzip'd NDJSON (gzip time zero: same lines, same body)."""
-    raw = "".join(line + "\n" for line in lines).encode("ascii")
+    raw = "\n".join([*lines, ""]).encode("ascii")  # each line ends in "\n"
     return base64.b64encode(gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)).decode("ascii")
 
 
@@ -69,11 +71,12 @@ def pack_counted(lines: list[str], cap: int, ratio: float = FIRST_RATIO) -> list
     ratio: the first guess of raw bytes per body byte; a caller packing similar lines again
     passes what the last packing achieved (packed_ratio), so most bodies compress once.
     """
+    ends = _ends(lines)
     packed: list[tuple[str, int]] = []
     start = 0
     while start < len(lines):
-        body, end = _fit(lines, start, _take(lines, start, int(cap * ratio * 0.9)), cap)
-        ratio = _raw_size(lines, start, end) / len(body)
+        body, end = _fit(lines, ends, start, _take(ends, start, int(cap * ratio * 0.9)), cap)
+        ratio = _raw_size(ends, start, end) / len(body)
         packed.append((body, end - start))
         start = end
     return packed
@@ -82,10 +85,15 @@ def pack_counted(lines: list[str], cap: int, ratio: float = FIRST_RATIO) -> list
 def packed_ratio(lines: list[str], packed: list[tuple[str, int]]) -> float:
     """Raw bytes per body byte that a packing achieved: the next packing's first guess."""
     body_bytes = sum(len(body) for body, _ in packed)
-    return _raw_size(lines, 0, len(lines)) / body_bytes if body_bytes else FIRST_RATIO
+    return raw_bytes(lines) / body_bytes if body_bytes else FIRST_RATIO
 
 
-def _fit(lines: list[str], start: int, end: int, cap: int) -> tuple[str, int]:
+def raw_bytes(lines: list[str]) -> int:
+    """NDJSON bytes of these lines (each with its newline)."""
+    return sum(map(len, lines)) + len(lines)
+
+
+def _fit(lines: list[str], ends: list[int], start: int, end: int, cap: int) -> tuple[str, int]:
     """The fullest body from lines[start:] found by a few tries, and where it ends.
 
     The compressed size is known only after compressing: a body too large shrinks in proportion
@@ -106,19 +114,24 @@ def _fit(lines: list[str], start: int, end: int, cap: int) -> tuple[str, int]:
         if len(body) >= 0.85 * cap or end == len(lines) or grows == 3:
             return best
         grows += 1
-        end = max(end + 1, _take(lines, start, int(_raw_size(lines, start, end) * cap / len(body) * 0.92)))
+        end = max(end + 1, _take(ends, start, int(_raw_size(ends, start, end) * cap / len(body) * 0.92)))
 
 
-def _raw_size(lines: list[str], start: int, end: int) -> int:
-    return sum(len(line) + 1 for line in lines[start:end])
+def _ends(lines: list[str]) -> list[int]:
+    """Raw bytes up to the end of each line (with newlines): ends[i] - ends[j] for lines j+1..i."""
+    return list(accumulate(len(line) + 1 for line in lines))
 
 
-def _take(lines: list[str], start: int, raw_budget: int) -> int:
-    end, size = start, 0
-    while end < len(lines) and (end == start or size + len(lines[end]) + 1 <= raw_budget):
-        size += len(lines[end]) + 1
-        end += 1
-    return end
+def _raw_size(ends: list[int], start: int, end: int) -> int:
+    return ends[end - 1] - (ends[start - 1] if start else 0) if end > start else 0
+
+
+def _take(ends: list[int], start: int, raw_budget: int) -> int:
+    """Where lines from start end once they hold raw_budget bytes (at least one line)."""
+    if start >= len(ends):
+        return start
+    before = ends[start - 1] if start else 0
+    return max(start + 1, min(len(ends), bisect_right(ends, before + raw_budget, lo=start)))
 
 
 def pack(lines: Iterable[str], cap: int) -> list[str]:

@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from logdig import packing
 from logdig.lake_layout import dated, group_by_date, object_bytes, object_key, split_by_size
 from logdig.packing import (
     BILLING_UNIT,
@@ -130,3 +131,24 @@ def test_objects_are_split_by_uncompressed_size():
 def test_a_raw_line_separator_inside_a_string_does_not_split_the_line():
     # Another producer may send raw UTF-8; only "\n" ends an NDJSON line.
     assert [e for _, e in parse_body('{"a":"x\u2028y\u0085z"}\r\n')] == [{"a": "x\u2028y\u0085z"}]
+
+
+def reference_take(lines: list[str], start: int, raw_budget: int) -> int:
+    """Lines from start, one at least, while they hold at most raw_budget bytes (with newlines)."""
+    end, size = start, 0
+    while end < len(lines) and (end == start or size + len(lines[end]) + 1 <= raw_budget):
+        size += len(lines[end]) + 1
+        end += 1
+    return end
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_where_a_guess_ends_is_found_by_prefix_sums_as_by_counting_each_line(seed):
+    rng = random.Random(seed)
+    lines = ["x" * rng.choice([1, 30, 900, 5000]) for _ in range(rng.randint(1, 60))]
+    ends = packing._ends(lines)
+    for start in range(len(lines) + 1):
+        for budget in (0, 1, 31, 900, 5000, 20_000, 10**9):
+            assert packing._take(ends, start, budget) == reference_take(lines, start, budget)
+            assert packing._raw_size(ends, start, len(lines)) == sum(len(x) + 1 for x in lines[start:])
+    assert packing.raw_bytes(lines) == len("".join(line + "\n" for line in lines))
