@@ -1,21 +1,26 @@
 """AWS client configuration and error codes, for LogDig and its deployer: boto3 clients built
 lazily (never at import, so tests' mocks and forked workers get their own), and the one place where
-AWS errors become LogDig errors."""
+AWS errors become LogDig errors. boto3 itself is imported only where a boto3 session is made: the
+collector's queue clients come from a botocore session (session_for), and boto3's resource and
+transfer modules would cost its workers ~2 MB each for nothing."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import typing
 from collections import OrderedDict
 from collections.abc import Iterator
 
-import boto3
 import botocore.session
 import msgspec
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import JSONFileLoader, create_loader
+
+if typing.TYPE_CHECKING:
+    import boto3
 
 # The lake's client (S3): patient enough for a 64 MB PUT, never botocore's default 60 s per read.
 CLIENT_CONFIG = Config(
@@ -47,9 +52,16 @@ def queue_client_config(seconds: float) -> Config:
 
 
 def client(service: str, default_region: str, config: Config = CLIENT_CONFIG,
-           session: boto3.session.Session | None = None):
-    """A client from `session` (default: a new one). Clients of one session share its loaded
-    service models: a second SQS client from the same session costs ~0.1 MB, from a new one ~9."""
+           session: boto3.session.Session | botocore.session.Session | None = None):
+    """A client from `session`, boto3's or botocore's (default: a new boto3 one). Clients of one
+    session share its loaded service models: a second SQS client from the same session costs
+    ~0.1 MB, from a new one ~9."""
+    if isinstance(session, botocore.session.Session):
+        return session.create_client(
+            service, region_name=session.get_config_variable("region") or default_region,
+            config=config)
+    import boto3
+
     session = session or boto3.session.Session()
     return session.client(service, region_name=session.region_name or default_region,
                           config=config)
@@ -92,14 +104,15 @@ def _ordered(raw: bytes) -> object:
     return json.loads(bytes(raw), object_pairs_hook=OrderedDict)
 
 
-def session_for(*services: str) -> boto3.session.Session:
-    """A boto3 session for clients of these services only: the same endpoints, credentials and
-    settings as any session, without the endpoint data of every other service (_EndpointsOf)."""
+def session_for(*services: str) -> botocore.session.Session:
+    """A botocore session for clients of these services only: the same endpoints, credentials
+    and settings as a boto3 session's, without the endpoint data of every other service
+    (_EndpointsOf)."""
     core = botocore.session.get_session()
     loader = create_loader(core.get_config_variable("data_path"))
     loader.file_loader = _EndpointsOf(services)
     core.register_component("data_loader", loader)
-    return boto3.session.Session(botocore_session=core)
+    return core
 
 
 def error_code(exc: BaseException) -> str:

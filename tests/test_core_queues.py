@@ -63,8 +63,9 @@ def test_the_queue_sessions_endpoint_data_is_botocores_for_sqs_alone():
 def test_the_queue_session_sends_where_a_default_session_sends(aws_credentials, region, fips):
     # GIVEN an SQS client of the queue's session and one of a default session, same settings
     def sent_to(session) -> tuple[str, str]:
-        client = session.client("sqs", region_name=region,
-                                config=Config(use_fips_endpoint=fips, retries={"total_max_attempts": 1}))
+        config = Config(use_fips_endpoint=fips, retries={"total_max_attempts": 1})
+        make = getattr(session, "create_client", None) or session.client  # botocore's or boto3's
+        client = make("sqs", region_name=region, config=config)
         seen = []
 
         def answer(request, **_):
@@ -86,3 +87,13 @@ class RawBody:
 
     def stream(self, **_):
         yield self.body
+
+
+@pytest.mark.parametrize("configured", [None, "ap-south-1"])
+def test_the_queue_sessions_clients_take_the_configured_region_or_the_settings(
+        aws_credentials, monkeypatch, configured):
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    if configured:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", configured)
+    client = aws.client("sqs", "eu-west-1", aws.queue_client_config(1.0), aws.session_for("sqs"))
+    assert client.meta.region_name == (configured or "eu-west-1")
