@@ -32,7 +32,8 @@ from logdig.packing import dumps, fits
 
 
 def accept(events: list[dict], wheres: list[str]) -> tuple[dict, int]:
-    """Authorize, enrich and commit `events` (a list the caller gives away: it is emptied)."""
+    """Authorize, enrich and commit `events` (a list the caller gives away: its events are
+    enriched in place and the list emptied)."""
     settings = get_settings()
     authorize(events, wheres, settings, request.headers.get("Origin"))
     enriched = enrich_all(events, request.remote_addr or "", settings)
@@ -72,9 +73,10 @@ def enrich_all(events: list[dict], full_ip: str, settings: Settings) -> list[dic
     received_at = utc_now_iso()
     ip = anonymize_ip(full_ip) if settings.anonymize_ip else full_ip
     agent = request.headers.get("User-Agent", "")
-    new_ids = iter(random_uuids(sum("event_id" not in event for event in events)))
-    return [audience.enrich(enrich(event, received_at, ip, new_ids.__next__), full_ip, agent,
-                            settings.user_id_secret) for event in events]
+    new_ids = iter(random_uuids(sum("event_id" not in event for event in events))).__next__
+    # In place: the validated events are the request's own copies.
+    return [audience.enrich(enrich(event, received_at, ip, new_ids, in_place=True), full_ip,
+                            agent, settings.user_id_secret) for event in events]
 
 
 def commit(lines: list[str], wheres: list[str]) -> None:

@@ -360,10 +360,15 @@ def anonymize_ip(address: str) -> str:
 
 
 def enrich(event: dict, received_at: str, client_ip: str,
-           new_id: Callable[[], str] | None = None) -> dict:
+           new_id: Callable[[], str] | None = None, in_place: bool = False) -> dict:
     """Add the server's fields without overwriting any client field. new_id: what makes an
-    event_id for an event without one (random_uuid; a request's ids come from random_uuids)."""
-    enriched = {"v": SCHEMA_VERSION, **event}
+    event_id for an event without one (random_uuid; a request's ids come from random_uuids).
+    in_place: add them to `event` itself (the collector's own validated copy), `v` last."""
+    if in_place:
+        enriched = event
+        enriched.setdefault("v", SCHEMA_VERSION)
+    else:
+        enriched = {"v": SCHEMA_VERSION, **event}
     if "event_id" not in enriched:
         enriched["event_id"] = (new_id or random_uuid)()
     enriched["received_at"] = received_at

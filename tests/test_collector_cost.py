@@ -193,3 +193,13 @@ def test_a_string_needing_cleaning_is_cleaned_whatever_its_spelling_in_the_body(
     fast, slow = decode_valid(body, 10), general_path(body, 10)
     assert fast is None or fast == slow
     assert slow[0][0]["target_text"] == events.clean_text(text)
+
+
+@pytest.mark.parametrize("event", [{"event_type": "click"},
+                                   {"v": 1, "event_type": "click", "event_id": "mine"}])
+def test_enriching_in_place_adds_what_a_copy_adds(event):
+    copied = events.enrich(dict(event), "2026-11-23T10:00:00.000Z", "192.0.2.0", lambda: "new-id")
+    own = dict(event)
+    assert events.enrich(own, "2026-11-23T10:00:00.000Z", "192.0.2.0", lambda: "new-id",
+                         in_place=True) is own
+    assert own == copied and own["event_id"] == event.get("event_id", "new-id")
