@@ -103,10 +103,11 @@ class RememberedCors:
         self.known: dict[tuple, list[tuple[str, str]]] = {}
 
     def __call__(self, response: Response) -> Response:
-        if request.method == "OPTIONS" or "Access-Control-Allow-Origin" in response.headers:
+        environ = request.environ  # read directly: each read of `request` goes through a proxy
+        if environ["REQUEST_METHOD"] == "OPTIONS" or "Access-Control-Allow-Origin" in response.headers:
             return self.after(response)  # a preflight, or headers a view set: flask-cors decides
-        headers = request.headers
-        key = (request.path, headers.get("Origin"), headers.get("Access-Control-Request-Private-Network"))
+        key = (environ.get("PATH_INFO"), environ.get("HTTP_ORIGIN"),
+               environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"))
         added = self.known.get(key)
         if added is None:
             count = len(response.headers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_restful import Resource
+from werkzeug.wsgi import get_content_length
 
 from app import EVENTS_KEY, output_json
 from app.payload import (
@@ -91,7 +92,8 @@ def commit(lines: list[str], wheres: list[str]) -> None:
 
 def accept_json() -> tuple[dict, int]:
     """A JSON body of one event, an array of events or {"events": [...]}."""
-    body, max_events = request_body(), get_settings().max_events_per_request
+    settings = get_settings()
+    body, max_events = request_body(settings.max_body_bytes), settings.max_events_per_request
     check_json_type(request.content_type or "")
     valid = decode_valid(body, max_events)
     if valid is None:
@@ -102,15 +104,17 @@ def accept_json() -> tuple[dict, int]:
     return accept(*valid)
 
 
-def request_body() -> bytes:
-    """The body, read as werkzeug's get_data reads it (413 past MAX_CONTENT_LENGTH; a client
-    that sends less than it announced gives what it sent). With a Content-Length within the
-    limit it is read in one call: get_data reads in 64 KiB chunks through a LimitedStream until
-    the server says the body ended, two reads into the server and ~10 µs a request more."""
-    length, limit = request.content_length, request.max_content_length
-    if length is None or (limit is not None and length > limit):
+def request_body(limit: int) -> bytes:
+    """The body, read as werkzeug's get_data reads it (413 past `limit`, the app's
+    MAX_CONTENT_LENGTH; a client that sends less than it announced gives what it sent). With a
+    Content-Length within the limit it is read in one call: get_data reads in 64 KiB chunks
+    through a LimitedStream until the server says the body ended, two reads into the server and
+    ~10 µs a request more."""
+    environ = request.environ
+    length = get_content_length(environ)
+    if length is None or length > limit:
         return request.get_data(cache=False)
-    stream, chunks = request.environ["wsgi.input"], []
+    stream, chunks = environ["wsgi.input"], []
     while length > 0 and (chunk := stream.read(length)):
         chunks.append(chunk)
         length -= len(chunk)
