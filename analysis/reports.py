@@ -395,8 +395,11 @@ def summary(d: Dialect, opts: dict) -> str:
     """The dashboard's tiles in one row, on the same session rules as `sessions`/`conversions`."""
     bounces = "SUM(CASE WHEN page_views <= 1 THEN 1 ELSE 0 END)"
     converting = "SUM(CASE WHEN conversions > 0 THEN 1 ELSE 0 END)"
+    store = getattr(d, "store", None)
+    visitors = store.visitor_count() if store else (
+        "SELECT COUNT(DISTINCT visitor) FROM people WHERE user_key IS NOT NULL")
     return f"""{_sessions(d)}
-SELECT (SELECT COUNT(DISTINCT visitor) FROM people WHERE user_key IS NOT NULL) AS visitors,
+SELECT ({visitors}) AS visitors,
   COUNT(*) AS visits,
   COALESCE(SUM(page_views), 0) AS page_views,
   {_ratio("SUM(page_views)", "COUNT(*)", 2)} AS views_per_visit,

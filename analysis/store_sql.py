@@ -376,6 +376,13 @@ people AS NOT MATERIALIZED (
         """Each page_key with its page: the `names` row of the page id."""
         return "SELECT id AS page_key, name AS page FROM names"
 
+    def visitor_count(self) -> str:
+        """people's distinct `visitor`s with a user_key, counted over the distinct (vid, uid)
+        pairs: the member join then runs over thousands of rows rather than millions."""
+        return """SELECT COUNT(DISTINCT COALESCE(p.uid, m.member, p.vid))
+  FROM (SELECT DISTINCT vid, uid FROM stored WHERE user_key IS NOT NULL) p
+  LEFT JOIN member_ids m ON m.vid = p.vid"""
+
     def identity_rows(self, d: Dialect, opts: dict) -> str:
         """Every derived delivery of the range's days, whatever the filters: where reports find
         the member ids seen with each user_key (reports._people), as over the lake."""
