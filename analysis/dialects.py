@@ -57,6 +57,11 @@ class Dialect:
         """Any one value of the group (where all are the same)."""
         return f"any_value({value})"
 
+    def median(self, value: str) -> str | None:
+        """The exact median of the group (the mean of the middle two for an even count), as a
+        DOUBLE; None where the engine has only an approximate one (reports then count it)."""
+        return None
+
 
 class DuckDB(Dialect):
     def __init__(self):
@@ -73,6 +78,9 @@ class DuckDB(Dialect):
 
     def iso_seconds(self, epoch_s):
         return f"strftime(epoch_ms(CAST({epoch_s} AS BIGINT) * 1000), '%Y-%m-%dT%H:%M:%SZ')"
+
+    def median(self, value):
+        return f"median(CAST({value} AS DOUBLE))"
 
 
 class Spark(Dialect):
@@ -92,6 +100,9 @@ class Spark(Dialect):
 
     def iso_seconds(self, epoch_s):
         return f"from_unixtime({epoch_s}, \"yyyy-MM-dd'T'HH:mm:ss'Z'\")"
+
+    def median(self, value):
+        return f"percentile(CAST({value} AS DOUBLE), 0.5)"
 
 
 class Athena(Dialect):

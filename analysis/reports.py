@@ -93,12 +93,14 @@ unique_events AS (
 {_people("deliveries")}"""
 
 
-def identities(rows: str) -> str:
+def identities(rows: str, ref: str = "user_key") -> str:
     """`identities`: each user_key seen with a member id in the range's days, whatever the
-    filters (the smallest id when several). rows: every delivery of the range's days, with
-    user_key and user_id."""
+    filters (the smallest id when several), and its user_ref (what stands for it in `numbered`:
+    the user_key here, the store's integer id of it). rows: every delivery of the range's days,
+    with user_key, user_id and the column `ref` (one value per user_key; MIN() rather than a
+    second group key, which DuckDB estimates as many more rows and then joins the wrong way)."""
     return f"""identities AS (
-  SELECT user_key, MIN(user_id) AS member
+  SELECT user_key, MIN({ref}) AS user_ref, MIN(user_id) AS member
   FROM {rows}
   WHERE user_id IS NOT NULL AND user_key IS NOT NULL
   GROUP BY user_key
@@ -523,21 +525,20 @@ def scroll(d: Dialect, opts: dict) -> str:
         return f"{share} AS reached_{percent}"
 
     # Grouped by user_ref and page_key (the store's integer ids); each page's name is looked up
-    # once. The median without percentile functions (Athena's is approximate), over each
-    # page's depths counted (k) rather than sorted one by one: the depths holding the middle
-    # one or two ranks r (2 * r in [n, n + 2]) of the n, ranks upto - k + 1 .. upto.
+    # once. The median is the engine's exact one where it has one; Athena's is approximate, so
+    # there it is found over each page's depths counted (k) rather than sorted one by one: the
+    # depths holding the middle one or two ranks r (2 * r in [n, n + 2]) of the n, ranks
+    # upto - k + 1 .. upto.
     store = getattr(d, "store", None)
     labels = store.page_labels() if store else (
         f"SELECT page_key, {d.any_value('page')} AS page FROM numbered WHERE {LEAVES} "
         "GROUP BY page_key")
-    return f"""{_sessions(d)},
-deepest AS (
-  {store.deepest_leaves() if store else deepest_leaves("numbered")}
-),
-labels AS (
-  {labels}
-),
-counted AS (
+    exact = d.median("deepest")
+    if exact:
+        counted = "weighed AS (\n  SELECT page_key, deepest, 1 AS k FROM deepest\n)"
+        median, source = exact, "weighed"
+    else:
+        counted = """counted AS (
   SELECT page_key, deepest, COUNT(*) AS k FROM deepest GROUP BY page_key, deepest
 ),
 ranked AS (
@@ -546,13 +547,22 @@ ranked AS (
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto,
     SUM(k) OVER (PARTITION BY page_key) AS n
   FROM counted
+)"""
+        median = ("AVG(CASE WHEN 2 * upto >= n AND 2 * (upto - k + 1) <= n + 2 "
+                  "THEN CAST(deepest AS DOUBLE) END)")
+        source = "ranked"
+    return f"""{_sessions(d)},
+deepest AS (
+  {store.deepest_leaves() if store else deepest_leaves("numbered")}
 ),
+labels AS (
+  {labels}
+),
+{counted},
 depths AS (
-  SELECT page_key, SUM(k) AS page_views,
-    ROUND(AVG(CASE WHEN 2 * upto >= n AND 2 * (upto - k + 1) <= n + 2
-      THEN CAST(deepest AS DOUBLE) END), 1) AS median_depth,
+  SELECT page_key, SUM(k) AS page_views, ROUND({median}, 1) AS median_depth,
     {reached(25)}, {reached(50)}, {reached(75)}, {reached(100)}
-  FROM ranked
+  FROM {source}
   GROUP BY page_key
 )
 SELECT l.page, d.page_views, d.median_depth, d.reached_25, d.reached_50, d.reached_75,
@@ -563,7 +573,8 @@ ORDER BY d.page_views DESC, l.page"""
 
 
 def members(d: Dialect, opts: dict) -> str:
-    """Per member id: every event of the user_keys seen with it, anonymous ones included."""
+    """Per member id: every event of the user_keys seen with it, anonymous ones included. An
+    inner join: an event with a member id has its user_key in `identities` (the same days)."""
     first = d.iso_seconds("CAST(FLOOR(MIN(start_ms) / 1000) AS BIGINT)")
     last = d.iso_seconds("CAST(FLOOR(MAX(end_ms) / 1000) AS BIGINT)")
     return f"""{_sessions(d)},
@@ -571,8 +582,7 @@ visits AS (
   SELECT COALESCE(n.user_id, i.member) AS member, n.user_key, n.session_no,
     MIN(n.ts) AS start_ms, MAX(n.ts) AS end_ms
   FROM numbered n
-  LEFT JOIN identities i ON i.user_key = n.user_key
-  WHERE COALESCE(n.user_id, i.member) IS NOT NULL
+  JOIN identities i ON i.user_ref = n.user_ref
   GROUP BY COALESCE(n.user_id, i.member), n.user_key, n.session_no
 )
 SELECT member AS user_id, {first} AS first_seen, {last} AS last_seen,

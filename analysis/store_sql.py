@@ -359,10 +359,10 @@ unique_events AS NOT MATERIALIZED (
         """reports._people's CTEs, `visitor` being the `names` id of the stitched identity
         (reports only count distinct visitors) and `page_key` the page's. Not materialized:
         each use reads only its own rows and columns (`pages` reads page views and leaves apart)."""
-        return f"""{reports.identities(self.identity_rows(d, opts))},
+        return f"""{reports.identities(self.identity_rows(d, opts), ref="vid")},
 member_ids AS (
-  SELECT k.id AS vid, n.id AS member
-  FROM identities i JOIN names k ON k.name = i.user_key JOIN names n ON n.name = i.member
+  SELECT i.user_ref AS vid, n.id AS member
+  FROM identities i JOIN names n ON n.name = i.member
 ),
 people AS NOT MATERIALIZED (
   SELECT {", ".join("e." + n for n in prepared_names())},
@@ -392,7 +392,7 @@ people AS NOT MATERIALIZED (
     def identity_rows(self, d: Dialect, opts: dict) -> str:
         """Every derived delivery of the range's days, whatever the filters: where reports find
         the member ids seen with each user_key (reports._people), as over the lake."""
-        return f"""(SELECT user_key, user_id FROM events
+        return f"""(SELECT user_key, user_id, vid FROM events
     WHERE dt BETWEEN {d.param("from", opts["from"])} AND {d.param("to", opts["to"])}
       AND delivery IS NOT NULL) days"""
 

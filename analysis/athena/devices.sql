@@ -42,7 +42,7 @@ unique_events AS (
     AND COALESCE(is_bot, false) = false
 ),
 identities AS (
-  SELECT user_key, MIN(user_id) AS member
+  SELECT user_key, MIN(user_key) AS user_ref, MIN(user_id) AS member
   FROM deliveries
   WHERE user_id IS NOT NULL AND user_key IS NOT NULL
   GROUP BY user_key

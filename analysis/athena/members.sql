@@ -42,7 +42,7 @@ unique_events AS (
     AND COALESCE(is_bot, false) = false
 ),
 identities AS (
-  SELECT user_key, MIN(user_id) AS member
+  SELECT user_key, MIN(user_key) AS user_ref, MIN(user_id) AS member
   FROM deliveries
   WHERE user_id IS NOT NULL AND user_key IS NOT NULL
   GROUP BY user_key
@@ -77,8 +77,7 @@ visits AS (
   SELECT COALESCE(n.user_id, i.member) AS member, n.user_key, n.session_no,
     MIN(n.ts) AS start_ms, MAX(n.ts) AS end_ms
   FROM numbered n
-  LEFT JOIN identities i ON i.user_key = n.user_key
-  WHERE COALESCE(n.user_id, i.member) IS NOT NULL
+  JOIN identities i ON i.user_ref = n.user_ref
   GROUP BY COALESCE(n.user_id, i.member), n.user_key, n.session_no
 )
 SELECT member AS user_id, format_datetime(from_unixtime(CAST(FLOOR(MIN(start_ms) / 1000) AS BIGINT), 'UTC'), 'yyyy-MM-dd''T''HH:mm:ss''Z''') AS first_seen, format_datetime(from_unixtime(CAST(FLOOR(MAX(end_ms) / 1000) AS BIGINT), 'UTC'), 'yyyy-MM-dd''T''HH:mm:ss''Z''') AS last_seen,

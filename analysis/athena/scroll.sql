@@ -42,7 +42,7 @@ unique_events AS (
     AND COALESCE(is_bot, false) = false
 ),
 identities AS (
-  SELECT user_key, MIN(user_id) AS member
+  SELECT user_key, MIN(user_key) AS user_ref, MIN(user_id) AS member
   FROM deliveries
   WHERE user_id IS NOT NULL AND user_key IS NOT NULL
   GROUP BY user_key
@@ -93,9 +93,7 @@ ranked AS (
   FROM counted
 ),
 depths AS (
-  SELECT page_key, SUM(k) AS page_views,
-    ROUND(AVG(CASE WHEN 2 * upto >= n AND 2 * (upto - k + 1) <= n + 2
-      THEN CAST(deepest AS DOUBLE) END), 1) AS median_depth,
+  SELECT page_key, SUM(k) AS page_views, ROUND(AVG(CASE WHEN 2 * upto >= n AND 2 * (upto - k + 1) <= n + 2 THEN CAST(deepest AS DOUBLE) END), 1) AS median_depth,
     ROUND(CAST(SUM(CASE WHEN deepest >= 25 THEN k ELSE 0 END) AS DOUBLE) / NULLIF(SUM(k), 0), 4) AS reached_25, ROUND(CAST(SUM(CASE WHEN deepest >= 50 THEN k ELSE 0 END) AS DOUBLE) / NULLIF(SUM(k), 0), 4) AS reached_50, ROUND(CAST(SUM(CASE WHEN deepest >= 75 THEN k ELSE 0 END) AS DOUBLE) / NULLIF(SUM(k), 0), 4) AS reached_75, ROUND(CAST(SUM(CASE WHEN deepest >= 100 THEN k ELSE 0 END) AS DOUBLE) / NULLIF(SUM(k), 0), 4) AS reached_100
   FROM ranked
   GROUP BY page_key
