@@ -80,7 +80,7 @@ class DuckDB(Dialect):
         return f"strftime(epoch_ms(CAST({epoch_s} AS BIGINT) * 1000), '%Y-%m-%dT%H:%M:%SZ')"
 
     def median(self, value):
-        return f"median(CAST({value} AS DOUBLE))"
+        return f"median({value})"
 
 
 class Spark(Dialect):
@@ -102,7 +102,7 @@ class Spark(Dialect):
         return f"from_unixtime({epoch_s}, \"yyyy-MM-dd'T'HH:mm:ss'Z'\")"
 
     def median(self, value):
-        return f"percentile(CAST({value} AS DOUBLE), 0.5)"
+        return f"percentile({value}, 0.5)"
 
 
 class Athena(Dialect):

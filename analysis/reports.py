@@ -574,19 +574,20 @@ ORDER BY d.page_views DESC, l.page"""
 
 def members(d: Dialect, opts: dict) -> str:
     """Per member id: every event of the user_keys seen with it, anonymous ones included. An
-    inner join: an event with a member id has its user_key in `identities` (the same days)."""
+    inner join: an event with a member id has its user_key in `identities` (the same days).
+    Devices are user_keys, counted by user_ref (one per user_key)."""
     first = d.iso_seconds("CAST(FLOOR(MIN(start_ms) / 1000) AS BIGINT)")
     last = d.iso_seconds("CAST(FLOOR(MAX(end_ms) / 1000) AS BIGINT)")
     return f"""{_sessions(d)},
 visits AS (
-  SELECT COALESCE(n.user_id, i.member) AS member, n.user_key, n.session_no,
+  SELECT COALESCE(n.user_id, i.member) AS member, n.user_ref, n.session_no,
     MIN(n.ts) AS start_ms, MAX(n.ts) AS end_ms
   FROM numbered n
   JOIN identities i ON i.user_ref = n.user_ref
-  GROUP BY COALESCE(n.user_id, i.member), n.user_key, n.session_no
+  GROUP BY COALESCE(n.user_id, i.member), n.user_ref, n.session_no
 )
 SELECT member AS user_id, {first} AS first_seen, {last} AS last_seen,
-  COUNT(*) AS visits, COUNT(DISTINCT user_key) AS devices
+  COUNT(*) AS visits, COUNT(DISTINCT user_ref) AS devices
 FROM visits
 GROUP BY member
 ORDER BY last_seen DESC, user_id"""

@@ -74,14 +74,14 @@ sessions AS (
   GROUP BY user_key, session_no
 ),
 visits AS (
-  SELECT COALESCE(n.user_id, i.member) AS member, n.user_key, n.session_no,
+  SELECT COALESCE(n.user_id, i.member) AS member, n.user_ref, n.session_no,
     MIN(n.ts) AS start_ms, MAX(n.ts) AS end_ms
   FROM numbered n
   JOIN identities i ON i.user_ref = n.user_ref
-  GROUP BY COALESCE(n.user_id, i.member), n.user_key, n.session_no
+  GROUP BY COALESCE(n.user_id, i.member), n.user_ref, n.session_no
 )
 SELECT member AS user_id, format_datetime(from_unixtime(CAST(FLOOR(MIN(start_ms) / 1000) AS BIGINT), 'UTC'), 'yyyy-MM-dd''T''HH:mm:ss''Z''') AS first_seen, format_datetime(from_unixtime(CAST(FLOOR(MAX(end_ms) / 1000) AS BIGINT), 'UTC'), 'yyyy-MM-dd''T''HH:mm:ss''Z''') AS last_seen,
-  COUNT(*) AS visits, COUNT(DISTINCT user_key) AS devices
+  COUNT(*) AS visits, COUNT(DISTINCT user_ref) AS devices
 FROM visits
 GROUP BY member
 ORDER BY last_seen DESC, user_id;
