@@ -37,6 +37,16 @@ GRACEFUL_SECONDS = 10  # a stop waits this long for requests in flight, as gunic
 _app = APP  # set by serve() before the workers fork: what _worker_app builds
 M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 MALLOC_ARENAS = 2
+# granian's Rust side (connections, request and answer bodies) allocates with the jemalloc linked
+# into its extension (prefixed: it reads _RJEM_MALLOC_CONF, not MALLOC_CONF) and reads its
+# settings once, at its first allocation. By default it keeps a cache per thread (granian's 32
+# blocking threads and tokio's), 4 arenas per core, and freed pages for 10 s: at 20 events per
+# request a worker's RSS under load was 80.8 MB with them, 70.8 with one arena, no thread caches
+# and freed pages returned after 1 s (server CPU per request within the noise; returned at once,
+# 68.8 MB but ~6% more CPU). The workers fork from this process, so the setting made here before
+# granian is imported is theirs too. One in the environment wins.
+JEMALLOC_ENV = "_RJEM_MALLOC_CONF"
+JEMALLOC_CONF = "narenas:1,tcache:false,dirty_decay_ms:1000,muzzy_decay_ms:0"
 
 
 def command(settings: Settings, app: str = APP) -> list[str]:
@@ -79,7 +89,14 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
         return False
 
 
+def configure_jemalloc() -> str:
+    """granian's allocator settings, before granian is imported (JEMALLOC_CONF unless the
+    environment has its own): what the server and its workers run with."""
+    return os.environ.setdefault(JEMALLOC_ENV, JEMALLOC_CONF)
+
+
 def serve(settings: Settings, host: str, port: int, app: str = APP) -> None:
+    configure_jemalloc()
     from granian import Granian
     from granian.constants import Interfaces
     from granian.log import LogLevels

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +21,8 @@ from app.payload import decode_valid, event_list, parse_json, validate_all
 from logdig import events
 from logdig.errors import InvalidInput
 from tests.test_core_property import clean_events, dirty_events
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def reference(raw, where="event"):
@@ -178,6 +184,43 @@ def test_a_worker_caps_glibcs_malloc_arenas():
 
     assert server.limit_malloc_arenas(server.MALLOC_ARENAS) is True
     assert server.limit_malloc_arenas(0) is True  # 0: glibc's own default again
+
+
+@pytest.mark.parametrize("operator", [None, "narenas:2"])
+def test_granian_starts_with_the_jemalloc_settings_or_the_operators_own(operator, tmp_path,
+                                                                        monkeypatch):
+    # GIVEN an environment with or without its own _RJEM_MALLOC_CONF, granian replaced by a
+    # recorder of the environment it starts in
+    from app import server
+
+    monkeypatch.setenv(server.JEMALLOC_ENV, operator or "")  # restored after the test
+    if operator is None:
+        monkeypatch.delenv(server.JEMALLOC_ENV)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    seen = {}
+
+    class Recorder:
+        def __init__(self, target, **options):
+            seen["conf"] = os.environ.get(server.JEMALLOC_ENV)
+
+        def serve(self):
+            pass
+
+    monkeypatch.setattr("granian.Granian", Recorder)
+    # WHEN the server starts (the Procfile's command and local mode's alike)
+    assert server.main(["--port", "8123"]) == 0
+    # THEN granian, and the workers it forks, run with the collector's settings or the operator's
+    assert seen["conf"] == (operator or server.JEMALLOC_CONF)
+
+
+def test_the_server_module_and_the_app_leave_granian_unloaded_until_serve():
+    # jemalloc reads its settings at its first allocation: granian's extension must not be
+    # loaded before serve() sets them.
+    code = ("import sys; import app.server, app; app.create_app; "
+            "print('granian' in sys.modules, '_granian' in ' '.join(sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.split() == ["False", "False"]
 
 
 @pytest.mark.parametrize("text", ["tab\there", "del\x7fhere", "nul\x00here", "c1\x85here",
