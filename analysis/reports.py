@@ -237,21 +237,25 @@ def traffic(d: Dialect, opts: dict) -> str:
     kept = (f"\n  WHERE {bucket_s()} >= {p('first_bucket_s')}"
             f"\n    AND {bucket_s()} < {p('end_s')}") if window else ""
 
-    def bucket_ms() -> str:  # each call renders its own parameters (Athena's `?` are positional)
-        aligned = f"(ts + {p('offset_s')} * 1000)" if shifted else "ts"
-        return f"ts - {aligned} % ({p('bucket_seconds')} * 1000)"
+    def bucket_ms(ts: str = "ts") -> str:  # each call renders its own parameters (Athena's `?`)
+        aligned = f"({ts} + {p('offset_s')} * 1000)" if shifted else ts
+        return f"{ts} - {aligned} % ({p('bucket_seconds')} * 1000)"
 
-    return f"""buckets AS (
+    buckets = f"""buckets AS (
   SELECT {select} AS bucket_s
   FROM {days} days
   CROSS JOIN {offsets} offsets{kept}
-),
-counts AS (
-  SELECT {bucket_ms()} AS bucket_ms,
+)"""
+    store = getattr(d, "store", None)  # the query store adds up its hourly counts if it can
+    counts = store and store.hour_counts(d, opts, bucket_ms)
+    counts = counts or f"""SELECT {bucket_ms()} AS bucket_ms,
     COUNT(*) AS events,
     SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views
   FROM unique_events
-  GROUP BY 1
+  GROUP BY 1"""
+    return f"""{buckets},
+counts AS (
+  {counts}
 ),
 viewers AS (
   SELECT {bucket_ms()} AS bucket_ms, COUNT(DISTINCT visitor) AS visitors

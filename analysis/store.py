@@ -545,7 +545,11 @@ def forget_user_key(path: str | Path | None, user_key: str) -> int:
     con = connect(path, read_only=False)
     try:
         con.execute("BEGIN")
+        con.execute(store_sql.hour_keys("(SELECT * FROM events WHERE user_key = $1) mine"),
+                    [user_key])
         removed = con.execute("DELETE FROM events WHERE user_key = ?", [user_key]).fetchone()[0]
+        for statement in store_sql.REFRESH_HOURS:
+            con.execute(statement)
         con.execute("DELETE FROM visitor_sites WHERE user_key = ?", [user_key])
         con.execute("DELETE FROM visits WHERE user_key = ?", [user_key])
         con.execute("DELETE FROM names WHERE name = ? AND NOT EXISTS (SELECT 1 FROM events "

@@ -24,21 +24,28 @@ dt span and site of its events, and every reports.SESSION_VIEWS column (`<view>_
 (`bot_events`) and each of its pages at its deepest scroll (`scroll_deepest`, a list). A report
 uses these rows for the sessions that lie wholly inside its range and need no recount, and runs
 the views over the events of the few others.
+
+`hours` counts the first deliveries per dt, hour, site and bot or not (events, page views):
+`traffic` adds these up rather than counting every event of its range, when the range and its
+buckets are whole hours and no filter needs the events themselves (StoreQuery.hour_counts).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from analysis import reports
 from analysis.dialects import Dialect, DuckDB
 
-SCHEMA_VERSION = 10  # bump when the tables or their derivation change; older stores are rebuilt
+SCHEMA_VERSION = 11  # bump when the tables or their derivation change; older stores are rebuilt
 GAP = reports.SESSION_GAP_MS
 DERIVED = ("delivery", "prev_dt", "gap_ms", "sess_age", "vid", "uid", "pid")
 CANONICAL = "strftime(epoch_ms(ts), '%Y-%m-%dT%H:%M:%S.%gZ')"
 RECEIVED = f"COALESCE(received_raw, {CANONICAL})"  # = the lake's received_at
 DELIVERY_ORDER = f"ORDER BY {RECEIVED}, rowid"
 VISITOR_ORDER = "ORDER BY ts, event_id"
-TABLES = ("meta", "objects", "visitor_sites", "names", "events", "visits")
+TABLES = ("meta", "objects", "visitor_sites", "names", "events", "visits", "hours")
+HOUR_MS = 3_600_000
 
 
 def prepared_names() -> list[str]:
@@ -101,6 +108,29 @@ FROM span
 LEFT JOIN leaves ON leaves.user_key = span.user_key AND leaves.session_no = span.session_no"""
 
 
+def hour_rows(events: str) -> str:
+    """`hours` rows over the events relation `events` (first deliveries with a time)."""
+    return f"""SELECT dt, ts - ts % {HOUR_MS} AS hour_ms, site, COALESCE(is_bot, false) AS bot,
+  COUNT(*) AS events, COUNT(*) FILTER (WHERE event_type = 'page_view') AS page_views
+FROM {events} h
+WHERE delivery = 1 AND ts IS NOT NULL
+GROUP BY ALL"""
+
+
+def hour_keys(rows: str) -> str:
+    """The (dt, hour) pairs of the events in rows, whose `hours` rows REFRESH_HOURS makes again."""
+    return (f"CREATE OR REPLACE TEMP TABLE h_keys AS SELECT DISTINCT dt, ts - ts % {HOUR_MS} "
+            f"AS hour_ms FROM {rows} WHERE ts IS NOT NULL")
+
+
+REFRESH_HOURS = [
+    "DELETE FROM hours USING h_keys k WHERE hours.dt = k.dt AND hours.hour_ms = k.hour_ms",
+    "INSERT INTO hours " + hour_rows(
+        f"(SELECT e.* FROM events e SEMI JOIN h_keys k "
+        f"ON e.dt = k.dt AND e.ts - e.ts % {HOUR_MS} = k.hour_ms)"),
+]
+
+
 def by_day(rows: str) -> str:
     """visits rows in the order of their days: a range's scan of `visits` then skips the row
     groups of other days by their zone maps (a sync appends the newest sessions at the end)."""
@@ -118,6 +148,7 @@ def create_tables(schema: str = "main") -> list[str]:
         "WHERE false",
         f"CREATE TABLE {schema}.visits AS SELECT * FROM ({visit_rows(f'{schema}.events')}) "
         "WHERE false",
+        f"CREATE TABLE {schema}.hours AS {hour_rows(f'{schema}.events')} LIMIT 0",
     ]
 
 
@@ -141,6 +172,11 @@ NEW_NAMES = """INSERT INTO names
           EXCEPT SELECT name FROM names) fresh
     WHERE name IS NOT NULL"""
 
+# A d_rows delivery that became the first of its event_id, or stopped being it (the strangers
+# that share a hash keep their rank).
+FIRST_CHANGED = ("(old_delivery IS NULL AND new_delivery = 1) "
+                 "OR (old_delivery = 1) <> (new_delivery = 1)")
+
 # Incremental derivation: only the event_ids and visitors that the pending rows touch.
 DERIVE_STEPS = [
     # Sites seen per visitor: a visitor on several sites is recomputed per query when a report
@@ -157,7 +193,7 @@ DERIVE_STEPS = [
     # strangers come along, and the window leaves them as they were). Their rowids first, from
     # the narrow columns: the wide ones are then read for those rows only.
     f"""CREATE OR REPLACE TEMP TABLE d_rows AS
-    SELECT rowid AS rid, user_key, ts, delivery AS old_delivery,
+    SELECT rowid AS rid, user_key, ts, dt, delivery AS old_delivery,
       ROW_NUMBER() OVER w AS new_delivery, LAG(dt) OVER w AS new_prev_dt
     FROM events
     WHERE rowid IN (SELECT rowid FROM events
@@ -165,11 +201,13 @@ DERIVE_STEPS = [
     WINDOW w AS (PARTITION BY event_id {DELIVERY_ORDER})""",
     """UPDATE events SET delivery = d.new_delivery, prev_dt = d.new_prev_dt
     FROM d_rows d WHERE events.rowid = d.rid""",
+    # The hours of the deliveries that became or stopped being the first are counted again.
+    hour_keys(f"(SELECT * FROM d_rows WHERE {FIRST_CHANGED}) changed"),
+    *REFRESH_HOURS,
     # Visitors whose unique events changed, and the earliest change of each.
-    """CREATE OR REPLACE TEMP TABLE s_users AS
+    f"""CREATE OR REPLACE TEMP TABLE s_users AS
     SELECT user_key, MIN(ts) AS m FROM d_rows
-    WHERE user_key IS NOT NULL AND ((old_delivery IS NULL AND new_delivery = 1)
-      OR (old_delivery = 1) <> (new_delivery = 1))
+    WHERE user_key IS NOT NULL AND ({FIRST_CHANGED})
     GROUP BY user_key""",
     # b: start of the session holding the last unchanged event before the change; p: the
     # event just before that session (so the window sees its gap). Read from `visits`,
@@ -280,7 +318,8 @@ def derive_all(target: str, names: str) -> list[str]:
 def rewrite_in_place() -> list[str]:
     return [NEW_SITES, NEW_NAMES, *derive_all("events_new", "names"), "DROP TABLE events",
             "ALTER TABLE events_new RENAME TO events", "DELETE FROM visits",
-            f"INSERT INTO visits {by_day(visit_rows('events'))}"]
+            f"INSERT INTO visits {by_day(visit_rows('events'))}", "DELETE FROM hours",
+            f"INSERT INTO hours {hour_rows('events')}"]
 
 
 def copy_into(schema: str) -> list[str]:
@@ -297,6 +336,7 @@ def copy_into(schema: str) -> list[str]:
     WHERE name IS NOT NULL""",
         *derive_all(f"{schema}.events", f"{schema}.names"),
         f"CREATE TABLE {schema}.visits AS {by_day(visit_rows(f'{schema}.events'))}",
+        f"CREATE TABLE {schema}.hours AS {hour_rows(f'{schema}.events')}",
     ]
 
 
@@ -370,6 +410,32 @@ people AS NOT MATERIALIZED (
   FROM stored e
   LEFT JOIN member_ids m ON m.vid = e.vid
 )"""
+
+    def hour_counts(self, d: Dialect, opts: dict, bucket_ms: Callable[[str], str]) -> str | None:
+        """traffic's `counts` (events and page views per bucket) added up from `hours`, plus the
+        re-deliveries the range counts (their first delivery lies before it; a few rows), when
+        the range and the buckets are whole hours and no filter needs the events themselves;
+        else None. bucket_ms(column): the bucket of a time column."""
+        if (opts.get("filter_page") or opts.get("referrer") or opts["start_ms"] % HOUR_MS
+                or opts["end_ms"] % HOUR_MS or opts["bucket_seconds"] % 3600
+                or opts.get("offset_s", 0) % 3600):
+            return None
+        kept = [f"dt BETWEEN {d.param('from', opts['from'])} AND {d.param('to', opts['to'])}"]
+        if opts.get("exact_range"):
+            kept += [f"hour_ms >= {d.param('start_ms', opts['start_ms'])}",
+                     f"hour_ms < {d.param('end_ms', opts['end_ms'])}"]
+        if opts.get("site"):
+            kept.append(f"site = {d.param('site', opts['site'])}")
+        if not opts.get("include_bots"):
+            kept.append("NOT bot")
+        return f"""SELECT {bucket_ms("hour_ms")} AS bucket_ms,
+    CAST(SUM(events) AS BIGINT) AS events, CAST(SUM(page_views) AS BIGINT) AS page_views
+  FROM (SELECT hour_ms, events, page_views FROM hours
+        WHERE {" AND ".join(kept)}
+        UNION ALL
+        SELECT ts - ts % {HOUR_MS}, 1, CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END
+        FROM stored WHERE delivery > 1 AND ts IS NOT NULL) tallied
+  GROUP BY 1"""
 
     def deepest_leaves(self) -> str:
         """reports.deepest_leaves: kept per visit for the sessions inside the range."""

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from analysis import duck, lake_files, query, reports, store
+from analysis import duck, lake_files, query, reports, store, store_sql
 from analysis.__main__ import main
 from tests.lakegen import generate, write_events
 from tests.test_analysis_reports import B, ev
@@ -178,6 +178,53 @@ def test_an_event_without_a_time_is_counted_as_over_the_lake(tmp_path):
     for name in ("sessions", "summary", "pages", "entry_pages", "exit_pages", "referrers"):
         assert rows(lake, path, name, "2026-11-21", "2026-11-21") == lake_rows(
             lake, name, "2026-11-21", "2026-11-21"), name
+
+
+def _traffic_sql(lake_path, **raw) -> str:
+    opts = reports.options("traffic", {"from": "2026-11-21", "to": "2026-11-22", **raw})
+    return store_sql.render("traffic", opts)
+
+
+def test_traffic_adds_up_hourly_counts_kept_as_deliveries_and_forgets_change(tmp_path):
+    """`traffic` adds up the store's hourly counts when the range and buckets are whole hours.
+    Those counts follow every change: a delivery received earlier arriving in a later object
+    (the first delivery moves to another day), bots, sites and a forgotten visitor."""
+    human, crawler = "h" * 32, "c" * 32
+    bot = {"is_bot": True, "browser": "Googlebot", "device": "bot"}
+    moved = ev("r1", "page_view", "2026-11-22T00:30:00.000Z", SHOP + "/late", user=B)
+    write_events(tmp_path / "lake", [
+        ev("a1", "page_view", "2026-11-21T10:00:00.000Z", SHOP + "/"),
+        ev("a2", "click", "2026-11-21T10:40:00.000Z", SHOP + "/"),
+        ev("h1", "page_view", "2026-11-21T22:15:00.000Z", BLOG + "/post", user=human),
+        ev("c1", "page_view", "2026-11-21T23:10:00.000Z", BLOG + "/", user=crawler, **bot),
+        moved, ev("b2", "page_view", "2026-11-22T01:10:00.000Z", SHOP + "/next", user=B),
+    ])
+    lake = lake_files.open_lake((tmp_path / "lake").as_uri(), "events/")
+    path = tmp_path / "store.duckdb"
+    store.sync(lake, path)
+    # the same event delivered earlier, before midnight, lands in a later object
+    write_events(tmp_path / "lake", [{**moved, "received_at": "2026-11-21T23:59:00.000Z"}])
+    assert store.sync(lake, path).objects == 1
+    cases = [{}, {"bucket": "day"}, {"include_bots": True}, {"site": "blog.test"},
+             {"tz": "America/New_York"}, {"tz": "America/New_York", "bucket": "day"},
+             {"from": "2026-11-21T22:00:00", "to": "2026-11-22T01:00:00"}]
+    for raw in cases:
+        # THEN each uses the hourly counts and answers what the lake answers
+        assert "FROM hours" in _traffic_sql(path, **raw), raw
+        for first, last in (("2026-11-21", "2026-11-22"), ("2026-11-22", "2026-11-22")):
+            window = {"from": first, "to": last, **raw}
+            assert rows(lake, path, "traffic", **window) == lake_rows(lake, "traffic", **window)
+    # and buckets or ranges that are not whole hours count the events themselves, the same
+    for raw in ({"bucket": "15min"}, {"tz": "Asia/Kolkata"}, {"referrer": "shop.test"},
+                {"from": "2026-11-21T22:30:00", "to": "2026-11-22T01:00:00"}):
+        assert "FROM hours" not in _traffic_sql(path, **raw), raw
+        assert rows(lake, path, "traffic", **raw) == lake_rows(lake, "traffic", **raw), raw
+    # WHEN a visitor is forgotten, THEN the hourly counts lose its events
+    days = ("2026-11-21", "2026-11-22")
+    before = rows(lake, path, "traffic", *days, bucket="day")
+    assert store.forget_user_key(path, human) == 1
+    after = rows(lake, path, "traffic", *days, bucket="day")
+    assert [r[1:3] for r in after] == [(before[0][1] - 1, before[0][2] - 1), before[1][1:3]]
 
 
 def test_a_report_answers_from_the_store_while_another_sync_holds_it(small_lake, tmp_path):
