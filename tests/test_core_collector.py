@@ -129,6 +129,20 @@ def test_remembered_cors_headers_are_flask_cors_own(tmp_path, allowed):
                for call in calls)
 
 
+def test_cors_headers_a_view_set_are_left_to_flask_cors(tmp_path):
+    # GIVEN a collector with a view answering with its own Access-Control-Allow-Origin
+    settings = load_settings({}, data_dir=tmp_path, allowed_origins=("https://shop.example",))
+    app = create_app(settings)
+    app.add_url_rule("/v1/own", "own", lambda: ("", 204, {"access-control-allow-origin": "*"}))
+    client = app.test_client()
+    # WHEN it is asked twice from an origin flask-cors would grant (the second could be remembered)
+    for _ in range(2):
+        reply = client.get("/v1/own", headers={"Origin": "https://shop.example"})
+        # THEN flask-cors sees each answer and keeps the view's header, adding no second one
+        assert reply.headers.getlist("Access-Control-Allow-Origin") == ["*"]
+    assert not app.after_request_funcs[None][-1].known
+
+
 @pytest.mark.parametrize("hops, forwarded, seen", [
     (0, "203.0.113.9", "127.0.0.0"),
     (1, "203.0.113.9", "203.0.113.0"),
