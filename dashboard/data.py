@@ -3,10 +3,12 @@ analysis.query.run_report; this module only picks the reports, their options and
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -37,6 +39,9 @@ REUSE_SECONDS = 2.0
 # The summary endpoint's parts, run side by side (shared by all calls; a few suffice on 2 cores).
 PARTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dashboard-summary")
 SYNC_SECONDS = 10.0  # how stale the query store may be: new lake objects show within this
+# A page's syncs never merge the store's appended row groups (~1 s, every slot held): a sync
+# this long after the last report does, when due (analysis/store.py, MERGE_WHEN_IDLE).
+MERGE_IDLE_SECONDS = 5.0
 
 
 def invalid(exc: ReportError) -> InvalidInput:
@@ -51,7 +56,7 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity (_SOURCES)
 class Source:
     """The lake the dashboard reads, and local mode's queue when there is one."""
 
@@ -62,6 +67,8 @@ class Source:
     _lake: lake_files.LakeLocation | None = None
     _sync_lock: threading.Lock = field(default_factory=threading.Lock)
     _synced: float = float("-inf")
+    _merge_lock: threading.Lock = field(default_factory=threading.Lock)
+    _merge_timer: threading.Timer | None = None
     _realtime_lock: threading.Lock = field(default_factory=threading.Lock)
     _realtime: dict = field(default_factory=dict)
     _answers: Answers = field(default_factory=Answers)
@@ -73,6 +80,7 @@ class Source:
         self._slot_count = self.settings.dashboard_reports or os.cpu_count() or 1
         self._slots = threading.Semaphore(self._slot_count)
         self._keeper = Keeper()  # the store kept open while reports run (dashboard/keeper.py)
+        _SOURCES.add(self)
 
     @property
     def lake(self) -> lake_files.LakeLocation:
@@ -103,6 +111,7 @@ class Source:
         from analysis.store import StoreError
 
         self._refresh(store)
+        self._merge_when_idle(store)
 
         def compute() -> list[dict]:
             try:
@@ -153,14 +162,48 @@ class Source:
             if time.monotonic() - self._synced < SYNC_SECONDS and store.exists():
                 return  # another call synced while this one waited
             try:
-                with self._all_slots():  # no report of this process holds the file meanwhile
-                    self._keeper.close()
-                    query_store.sync(self.lake, store, progress=False, wait_s=1.0)
+                self._sync(store, merge=False)
             except (StoreError, duckdb.Error, OSError) as exc:
                 # e.g. another process builds it: the reads below use the store as it stands,
                 # or the lake when there is none yet; tried again after SYNC_SECONDS.
                 log.warning({"event": "dashboard_store_sync_failed", "error": str(exc)})
             self._synced = time.monotonic()
+        finally:
+            self._sync_lock.release()
+
+    def _sync(self, store: Path, merge: bool) -> None:
+        with self._all_slots():  # no report of this process holds the file meanwhile
+            self._keeper.close()
+            query_store.sync(self.lake, store, progress=False, wait_s=1.0, merge=merge)
+
+    def _merge_when_idle(self, store: Path) -> None:
+        """(Re)arm the sync that may merge: MERGE_IDLE_SECONDS after the page's last report."""
+        with self._merge_lock:
+            if self._merge_timer is not None:
+                self._merge_timer.cancel()
+            self._merge_timer = threading.Timer(MERGE_IDLE_SECONDS, self._idle_sync, (store,))
+            self._merge_timer.daemon = True
+            self._merge_timer.start()
+
+    def stop(self) -> None:
+        """No more background work: the idle sync cancelled or waited for, the store let go."""
+        with self._merge_lock:
+            if self._merge_timer is not None:
+                self._merge_timer.cancel()
+        if self._sync_lock.acquire(timeout=10):
+            self._sync_lock.release()
+        self._keeper.close()
+
+    def _idle_sync(self, store: Path) -> None:
+        """A sync off the page's path: it loads what is new, or merges when that is due. A
+        page's call meanwhile waits for it (at most about a second)."""
+        if not store.exists() or not self._sync_lock.acquire(blocking=False):
+            return
+        try:
+            self._sync(store, merge=True)
+            self._synced = time.monotonic()
+        except Exception as exc:  # noqa: BLE001 - a background task: logged, the next page retries
+            log.warning({"event": "dashboard_store_merge_failed", "error": str(exc)})
         finally:
             self._sync_lock.release()
 
@@ -227,3 +270,12 @@ class Source:
             return pending.with_queue(self.lake, self.queue_path, days)
         return nullcontext(None)  # no queue: the store (or the lake) as every report
 
+
+_SOURCES: weakref.WeakSet[Source] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_sources() -> None:
+    """Before the interpreter ends: a daemon thread stopped inside DuckDB aborts the process."""
+    for source in list(_SOURCES):
+        source.stop()

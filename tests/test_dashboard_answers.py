@@ -92,6 +92,49 @@ def test_a_sync_loading_new_objects_makes_the_dashboard_answer_anew(tmp_path, mo
     assert again == direct
 
 
+def _row_groups(store) -> int:
+    con = query_store.connect(store, read_only=True)
+    try:
+        return con.execute("SELECT COUNT(DISTINCT row_group_id) FROM pragma_storage_info('events')"
+                           ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_a_page_never_waits_for_a_merge_the_store_merges_once_the_page_is_idle(tmp_path,
+                                                                             monkeypatch):
+    """A merge of the appended row groups holds every report slot for about a second: the
+    page's own syncs only load; a sync MERGE_IDLE_SECONDS after its last report merges."""
+    lake = tmp_path / "lake"
+    generate(lake, events=300, seed=3, start="2026-11-20", days=1)
+    store = tmp_path / "store.duckdb"
+    monkeypatch.setattr(data, "SYNC_SECONDS", 0.0)
+    monkeypatch.setattr(data, "MERGE_IDLE_SECONDS", 60.0)
+    source = data.Source(lake.as_uri(), load_settings({}), store=store)
+    day = {"from": "2026-11-20", "to": "2026-11-20"}
+    source.run("pages", day)
+    built = _row_groups(store)
+    # GIVEN page calls, each after a new object landed, and one more with nothing new
+    for n in range(query_store.MERGE_WHEN_IDLE):
+        write_events(lake, [{"v": 1, "event_id": f"new-{n}", "event_type": "page_view",
+                             "user_key": f"U{n}", "current_page": f"https://new.test/{n}",
+                             "received_at": f"2026-11-20T12:0{n}:00.000Z"}])
+        source.run("pages", day)
+    source.run("pages", day)
+    # THEN their syncs loaded every object without merging
+    assert _row_groups(store) == built + query_store.MERGE_WHEN_IDLE
+    # WHEN the page has been idle for MERGE_IDLE_SECONDS
+    monkeypatch.setattr(data, "MERGE_IDLE_SECONDS", 0.05)
+    answer = source.run("pages", day)
+    deadline = time.monotonic() + 20
+    while _row_groups(store) > built and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # THEN a sync off the page's path merged them, and the rows are the same
+    assert _row_groups(store) <= built
+    assert source.run("pages", day) == answer
+    assert answer == data.Source(lake.as_uri(), load_settings({})).run("pages", day)
+
+
 def test_the_store_is_kept_open_through_a_burst_of_reports_and_let_go_after(tmp_path):
     # GIVEN a store, and a keeper that lingers briefly after the last report
     lake = tmp_path / "lake"
