@@ -213,6 +213,7 @@ def test_granian_starts_with_the_jemalloc_settings_or_the_operators_own(operator
     assert seen["conf"] == (operator or server.JEMALLOC_CONF)
 
 
+@pytest.mark.process
 def test_the_server_module_and_the_app_leave_granian_unloaded_until_serve():
     # jemalloc reads its settings at its first allocation: granian's extension must not be
     # loaded before serve() sets them.

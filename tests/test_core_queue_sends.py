@@ -111,12 +111,14 @@ def test_answers_are_the_clients_on_moto_in_process(mock_aws):
     assert_same_answers(client, client.create_queue(QueueName="lean")["QueueUrl"])
 
 
+@pytest.mark.wire
 def test_answers_are_the_clients_on_motos_server(aws_credentials, monkeypatch):
     with running_moto() as moto:
         point_boto3_at(monkeypatch, moto)
         assert_same_answers(queue_client(), moto.create_queue())
 
 
+@pytest.mark.wire
 def test_an_unreachable_queue_raises_what_the_client_raises(aws_credentials, monkeypatch):
     # GIVEN an endpoint where nothing listens
     with socket.socket() as free:
