@@ -81,9 +81,11 @@ class LeanCall:
     (SQS's query-compatible error codes included). Retries stay with the caller (the queue's
     clients make one attempt: aws.queue_client_config)."""
 
-    # Set per call by botocore's retry handler and signer: not part of the kept request.
+    # Set per call by botocore's retry handler and signer, or (X-Amzn-Trace-Id, inside a Lambda
+    # invocation) from that invocation's trace: not part of the kept request.
     PER_CALL_HEADERS = {"authorization", "x-amz-date", "x-amz-security-token", "content-length",
-                        "amz-sdk-invocation-id", "amz-sdk-request", "x-amz-content-sha256"}
+                        "amz-sdk-invocation-id", "amz-sdk-request", "x-amz-content-sha256",
+                        "x-amzn-trace-id"}
 
     def __init__(self, client, operation: str):
         self.client = client

@@ -174,3 +174,25 @@ def test_an_error_answer_raises_what_the_client_raises(aws_credentials, status, 
     assert call._kept is not None
     assert errors_of(call, url, entries("a\n")) == first
     assert first[2]["Error"]
+
+
+def test_a_later_call_carries_no_trace_id_of_the_first(aws_credentials, monkeypatch):
+    # GIVEN a client inside a Lambda invocation, where botocore adds that invocation's trace id
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "f")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-first")
+    client = queue_client()
+    seen = []
+
+    def answer(request, **_):
+        seen.append(request.headers.get("X-Amzn-Trace-Id"))
+        return AWSResponse(request.url, 200, {}, RawBody(b'{"Successful":[{"Id":"0"}]}'))
+
+    client.meta.events.register("before-send.sqs", answer)
+    call = LeanCall(client, "SendMessageBatch")
+    call(QueueUrl="https://sqs.us-east-1.amazonaws.com/1/q", Entries=entries("a\n"))
+    # WHEN a later call is sent in another invocation
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-second")
+    call(QueueUrl="https://sqs.us-east-1.amazonaws.com/1/q", Entries=entries("b\n"))
+    # THEN it does not carry the first invocation's trace id
+    assert seen[0] == b"Root=1-first"
+    assert seen[1] != b"Root=1-first"
