@@ -22,6 +22,7 @@ from analysis.reports import ReportError
 from config import Settings
 from dashboard import pending, ranges
 from dashboard.answers import Answers
+from dashboard.idle import WhenIdle
 from dashboard.keeper import Keeper
 from logdig.errors import InvalidInput
 from logdig.lake_layout import dates, listed_days
@@ -67,8 +68,6 @@ class Source:
     _lake: lake_files.LakeLocation | None = None
     _sync_lock: threading.Lock = field(default_factory=threading.Lock)
     _synced: float = float("-inf")
-    _merge_lock: threading.Lock = field(default_factory=threading.Lock)
-    _merge_timer: threading.Timer | None = None
     _realtime_lock: threading.Lock = field(default_factory=threading.Lock)
     _realtime: dict = field(default_factory=dict)
     _answers: Answers = field(default_factory=Answers)
@@ -80,6 +79,7 @@ class Source:
         self._slot_count = self.settings.dashboard_reports or os.cpu_count() or 1
         self._slots = threading.Semaphore(self._slot_count)
         self._keeper = Keeper()  # the store kept open while reports run (dashboard/keeper.py)
+        self._idle = WhenIdle(self._idle_sync, lambda: MERGE_IDLE_SECONDS)  # dashboard/idle.py
         _SOURCES.add(self)
 
     @property
@@ -106,12 +106,15 @@ class Source:
     def _from_store(self, name: str, given: dict, store: Path, keep: bool = True) -> list[dict]:
         """Rows from the store, brought up to date at most every SYNC_SECONDS; the same report
         with the same options over the same store state is computed once (see Answers)."""
+        with self._idle.busy():  # the idle sync waits for the page's last report
+            return self._answer(name, given, store, keep)
+
+    def _answer(self, name: str, given: dict, store: Path, keep: bool) -> list[dict]:
         import duckdb
 
         from analysis.store import StoreError
 
         self._refresh(store)
-        self._merge_when_idle(store)
 
         def compute() -> list[dict]:
             try:
@@ -171,39 +174,35 @@ class Source:
         finally:
             self._sync_lock.release()
 
-    def _sync(self, store: Path, merge: bool) -> None:
+    def _sync(self, store: Path, merge: bool) -> query_store.Summary:
         with self._all_slots():  # no report of this process holds the file meanwhile
             self._keeper.close()
-            query_store.sync(self.lake, store, progress=False, wait_s=1.0, merge=merge)
-
-    def _merge_when_idle(self, store: Path) -> None:
-        """(Re)arm the sync that may merge: MERGE_IDLE_SECONDS after the page's last report."""
-        with self._merge_lock:
-            if self._merge_timer is not None:
-                self._merge_timer.cancel()
-            self._merge_timer = threading.Timer(MERGE_IDLE_SECONDS, self._idle_sync, (store,))
-            self._merge_timer.daemon = True
-            self._merge_timer.start()
+            return query_store.sync(self.lake, store, progress=False, wait_s=1.0, merge=merge)
 
     def stop(self) -> None:
-        """No more background work: the idle sync cancelled or waited for, the store let go."""
-        with self._merge_lock:
-            if self._merge_timer is not None:
-                self._merge_timer.cancel()
-        if self._sync_lock.acquire(timeout=10):
-            self._sync_lock.release()
+        """No more background work (the idle sync cancelled or waited for); the store let go."""
+        self._idle.stop()
         self._keeper.close()
 
-    def _idle_sync(self, store: Path) -> None:
-        """A sync off the page's path: it loads what is new, or merges when that is due. A
-        page's call meanwhile waits for it (at most about a second)."""
-        if not store.exists() or not self._sync_lock.acquire(blocking=False):
+    def _idle_sync(self) -> None:
+        """A sync off the page's path, MERGE_IDLE_SECONDS after its last report: it loads what
+        is new, then (a sync that loaded does not merge) merges when that is due."""
+        import duckdb
+
+        from analysis.store import StoreError
+
+        store = self.store
+        if store is None or not store.exists() or not self._sync_lock.acquire(blocking=False):
             return
         try:
-            self._sync(store, merge=True)
+            for _ in range(2):
+                if not self._sync(store, merge=True).objects:
+                    break
             self._synced = time.monotonic()
+        except (StoreError, duckdb.Error, OSError) as exc:  # e.g. another process holds it
+            log.debug({"event": "dashboard_store_idle_sync_failed", "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - a background task: logged, the next page retries
-            log.warning({"event": "dashboard_store_merge_failed", "error": str(exc)})
+            log.warning({"event": "dashboard_store_idle_sync_failed", "error": str(exc)})
         finally:
             self._sync_lock.release()
 

@@ -123,15 +123,22 @@ def test_a_page_never_waits_for_a_merge_the_store_merges_once_the_page_is_idle(t
     source.run("pages", day)
     # THEN their syncs loaded every object without merging
     assert _row_groups(store) == built + query_store.MERGE_WHEN_IDLE
-    # WHEN the page has been idle for MERGE_IDLE_SECONDS
-    monkeypatch.setattr(data, "MERGE_IDLE_SECONDS", 0.05)
-    answer = source.run("pages", day)
-    deadline = time.monotonic() + 20
-    while _row_groups(store) > built and time.monotonic() < deadline:
-        time.sleep(0.05)
-    # THEN a sync off the page's path merged them, and the rows are the same
+    # WHEN the page has been idle for MERGE_IDLE_SECONDS, and one more object landed meanwhile
+    syncs, sync = [], query_store.sync
+    monkeypatch.setattr(query_store, "sync", lambda *a, **k: syncs.append(sync(*a, **k)) or syncs[-1])
+    monkeypatch.setattr(data, "MERGE_IDLE_SECONDS", 1.0)
+    source.run("pages", day)
+    write_events(lake, [{"v": 1, "event_id": "late", "event_type": "page_view",
+                         "user_key": "Ulate", "current_page": "https://new.test/late",
+                         "received_at": "2026-11-20T13:00:00.000Z"}])
+    deadline = time.monotonic() + 30
+    while not any(s.merged for s in syncs) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the file is not read meanwhile: a reader would hold off the writer
+    # THEN a sync off the page's path loaded it, and then merged them all; the rows are the same
+    assert [(s.objects, s.merged) for s in syncs[-2:]] == [(1, False), (0, True)]
     assert _row_groups(store) <= built
-    assert source.run("pages", day) == answer
+    answer = source.run("pages", day)
+    assert "https://new.test/late" in {row["page"] for row in answer}
     assert answer == data.Source(lake.as_uri(), load_settings({})).run("pages", day)
 
 
