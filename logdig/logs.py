@@ -17,6 +17,7 @@ import logging
 import multiprocessing.util
 import sys
 import threading
+import time
 
 import orjson
 
@@ -36,6 +37,20 @@ def _json_line(line: dict) -> str:
 
 
 class JsonFormatter(logging.Formatter):
+    _second: tuple[int, str] = (-1, "")  # a second (time.time()) and its time as logging writes it
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """logging's own time ("2026-11-30 02:31:05,123", local time), its date and seconds
+        formatted once a second instead of once a line (~3 µs: localtime and strftime)."""
+        if datefmt:
+            return super().formatTime(record, datefmt)
+        second, text = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(second))
+            self._second = (second, text)  # one assignment: another thread sees old or new
+        return self.default_msec_format % (text, record.msecs)
+
     def format(self, record: logging.LogRecord) -> str:
         payload = record.msg if isinstance(record.msg, dict) else {"message": record.getMessage()}
         line = {"time": self.formatTime(record), "level": record.levelname,
