@@ -42,6 +42,7 @@ LOCK_WAIT_S = 30.0
 # A sync's appends are merged into full row groups (see _checkpoint) by a sync that finds
 # nothing new once MERGE_WHEN_IDLE syncs have appended, or by the MERGE_AT_MOST-th in a row.
 MERGE_WHEN_IDLE = 4
+RECOUNT_LISTED = 1000  # recounted user_keys written into a report's SQL (more: a join)
 MERGE_AT_MOST = 32
 
 
@@ -506,9 +507,16 @@ def query(path: Path, name: str, opts: dict, wait_s: float = LOCK_WAIT_S) -> tup
     try:
         dialect = store_sql.StoreDialect(opts)
         sql = reports.render(name, dialect, opts)
+        looked_up = {}
         if dialect.store.cuts_sessions:  # a session report: its cut sessions' spans first
             lo_a, hi_a, lo_b, hi_b = con.execute(store_sql.edges(opts)).fetchone()
-            sql = store_sql.render(name, {**opts, "edges": ((lo_a, hi_a), (lo_b, hi_b))})
+            looked_up["edges"] = ((lo_a, hi_a), (lo_b, hi_b))
+        if dialect.store.recounts:  # and the visitors it numbers itself, when they are few
+            keys = con.execute(dialect.store.recount_lookup(dialect)).fetchall()
+            if len(keys) <= RECOUNT_LISTED:
+                looked_up["recounted"] = sorted(key for (key,) in keys)
+        if looked_up:
+            sql = store_sql.render(name, {**opts, **looked_up})
         result = con.execute(sql)
         return [d[0] for d in result.description], result.fetchall()
     finally:
