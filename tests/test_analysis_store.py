@@ -99,7 +99,10 @@ def test_appended_row_groups_are_merged_by_a_sync_that_finds_nothing_new(small_l
     assert rows(small_lake, path, "pages") == lake_rows(small_lake, "pages")
 
 
-def test_visitors_on_two_sites_and_redeliveries_across_the_first_day(tmp_path):
+@pytest.mark.parametrize("listed", [store.RECOUNT_LISTED, 0])
+def test_visitors_on_two_sites_and_redeliveries_across_the_first_day(tmp_path, monkeypatch,
+                                                                     listed):
+    monkeypatch.setattr(store, "RECOUNT_LISTED", listed)
     # GIVEN A browsing both sites within minutes, and an event first delivered just before
     # midnight and delivered again just after it
     late = ev("r1", "page_view", "2026-11-21T23:59:59.000Z", SHOP + "/late", user=B)
@@ -127,9 +130,12 @@ def test_visitors_on_two_sites_and_redeliveries_across_the_first_day(tmp_path):
     assert lake_rows(lake, "sessions", "2026-11-22", "2026-11-22")[0][0] == 1
 
 
-def test_bot_events_left_out_as_over_the_lake(tmp_path):
+@pytest.mark.parametrize("listed", [store.RECOUNT_LISTED, 0])
+def test_bot_events_left_out_as_over_the_lake(tmp_path, monkeypatch, listed):
     """Sessions of bots alone are left out; a visitor with bot and other events is numbered in
-    the query (a bot event can join two of its sessions, or cut one), as over the lake."""
+    the query (a bot event can join two of its sessions, or cut one), as over the lake: with the
+    recounted visitors written into the SQL, and (more than RECOUNT_LISTED) joined."""
+    monkeypatch.setattr(store, "RECOUNT_LISTED", listed)
     human, mixed, crawler = "h" * 32, "m" * 32, "c" * 32
     bot = {"is_bot": True, "browser": "Googlebot", "device": "bot"}
     people = {"is_bot": False, "browser": "Firefox", "device": "desktop"}
