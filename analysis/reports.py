@@ -276,8 +276,10 @@ ORDER BY b.bucket_s"""
 def pages(d: Dialect, opts: dict) -> str:
     # Page views and their distinct visitors from the page views alone, engaged time from the
     # page leaves alone: each grouping reads only the rows it counts. Grouped by page_key (one
-    # per page), the page itself any value of its group.
-    return f"""views AS (
+    # per page), the page itself any value of its group. The query store adds up its hourly
+    # counts per page instead when it can (store_sql.StoreQuery.page_totals).
+    store = getattr(d, "store", None)
+    totals = (store and store.page_totals(d, opts)) or f"""views AS (
   SELECT page_key, {d.any_value("page")} AS page, COUNT(*) AS page_views,
     COUNT(DISTINCT visitor) AS visitors
   FROM people
@@ -289,7 +291,8 @@ leaves AS (
   FROM people
   WHERE page <> '' AND event_type = 'page_leave'
   GROUP BY page_key
-)
+)"""
+    return f"""{totals}
 SELECT v.page, v.page_views, v.visitors, l.avg_engaged_ms
 FROM views v
 LEFT JOIN leaves l ON l.page_key = v.page_key

@@ -37,14 +37,15 @@ from collections.abc import Callable
 from analysis import reports
 from analysis.dialects import Dialect, DuckDB, sql_literal
 
-SCHEMA_VERSION = 11  # bump when the tables or their derivation change; older stores are rebuilt
+SCHEMA_VERSION = 12  # bump when the tables or their derivation change; older stores are rebuilt
 GAP = reports.SESSION_GAP_MS
 DERIVED = ("delivery", "prev_dt", "gap_ms", "sess_age", "vid", "uid", "pid")
 CANONICAL = "strftime(epoch_ms(ts), '%Y-%m-%dT%H:%M:%S.%gZ')"
 RECEIVED = f"COALESCE(received_raw, {CANONICAL})"  # = the lake's received_at
 DELIVERY_ORDER = f"ORDER BY {RECEIVED}, rowid"
 VISITOR_ORDER = "ORDER BY ts, event_id"
-TABLES = ("meta", "objects", "visitor_sites", "names", "events", "visits", "hours")
+TABLES = ("meta", "objects", "visitor_sites", "names", "events", "visits", "hours", "page_hours",
+          "page_visitors")
 HOUR_MS = 3_600_000
 
 
@@ -117,18 +118,48 @@ WHERE delivery = 1 AND ts IS NOT NULL
 GROUP BY ALL"""
 
 
+PAGE = "page <> ''"  # what `pages` counts (reports.pages)
+
+
+def page_hour_rows(events: str) -> str:
+    """`page_hours` rows: per dt, hour (NULL: no time), page id, site and bot or not, the first
+    deliveries' page views, and their page leaves with an engaged time (count and sum)."""
+    return f"""SELECT dt, ts - ts % {HOUR_MS} AS hour_ms, pid, site, COALESCE(is_bot, false) AS bot,
+  COUNT(*) FILTER (WHERE event_type = 'page_view') AS views,
+  COUNT(engaged_milli_sec) FILTER (WHERE event_type = 'page_leave') AS leaves,
+  SUM(engaged_milli_sec) FILTER (WHERE event_type = 'page_leave') AS engaged
+FROM {events} h
+WHERE delivery = 1 AND {PAGE} AND event_type IN ('page_view', 'page_leave')
+GROUP BY ALL"""
+
+
+def page_visitor_rows(events: str) -> str:
+    """`page_visitors` rows: the (user_key id, member id) pairs of the first deliveries' page
+    views per dt, hour, page id, site and bot or not (`pages` counts distinct visitors)."""
+    return f"""SELECT DISTINCT dt, ts - ts % {HOUR_MS} AS hour_ms, pid, site,
+  COALESCE(is_bot, false) AS bot, vid, uid
+FROM {events} h
+WHERE delivery = 1 AND {PAGE} AND event_type = 'page_view'"""
+
+
+# Tables of counts per hour, each a SELECT over an events relation; kept in step with `events`
+# by the hour: a change to an hour's first deliveries makes its rows again (REFRESH_HOURS).
+HOURLY = {"hours": hour_rows, "page_hours": page_hour_rows, "page_visitors": page_visitor_rows}
+
+
 def hour_keys(rows: str) -> str:
-    """The (dt, hour) pairs of the events in rows, whose `hours` rows REFRESH_HOURS makes again."""
+    """The (dt, hour) pairs of the events in rows (hour NULL: no time), whose HOURLY rows
+    REFRESH_HOURS makes again."""
     return (f"CREATE OR REPLACE TEMP TABLE h_keys AS SELECT DISTINCT dt, ts - ts % {HOUR_MS} "
-            f"AS hour_ms FROM {rows} WHERE ts IS NOT NULL")
+            f"AS hour_ms FROM {rows}")
 
 
-REFRESH_HOURS = [
-    "DELETE FROM hours USING h_keys k WHERE hours.dt = k.dt AND hours.hour_ms = k.hour_ms",
-    "INSERT INTO hours " + hour_rows(
+REFRESH_HOURS = [statement for table, rows in HOURLY.items() for statement in (
+    f"DELETE FROM {table} USING h_keys k WHERE {table}.dt = k.dt "
+    f"AND {table}.hour_ms IS NOT DISTINCT FROM k.hour_ms",
+    f"INSERT INTO {table} " + rows(
         f"(SELECT e.* FROM events e SEMI JOIN h_keys k "
-        f"ON e.dt = k.dt AND e.ts - e.ts % {HOUR_MS} = k.hour_ms)"),
-]
+        f"ON e.dt = k.dt AND e.ts - e.ts % {HOUR_MS} IS NOT DISTINCT FROM k.hour_ms)"))]
 
 
 def by_day(rows: str) -> str:
@@ -148,7 +179,8 @@ def create_tables(schema: str = "main") -> list[str]:
         "WHERE false",
         f"CREATE TABLE {schema}.visits AS SELECT * FROM ({visit_rows(f'{schema}.events')}) "
         "WHERE false",
-        f"CREATE TABLE {schema}.hours AS {hour_rows(f'{schema}.events')} LIMIT 0",
+        *(f"CREATE TABLE {schema}.{table} AS {rows(f'{schema}.events')} LIMIT 0"
+          for table, rows in HOURLY.items()),
     ]
 
 
@@ -318,8 +350,9 @@ def derive_all(target: str, names: str) -> list[str]:
 def rewrite_in_place() -> list[str]:
     return [NEW_SITES, NEW_NAMES, *derive_all("events_new", "names"), "DROP TABLE events",
             "ALTER TABLE events_new RENAME TO events", "DELETE FROM visits",
-            f"INSERT INTO visits {by_day(visit_rows('events'))}", "DELETE FROM hours",
-            f"INSERT INTO hours {hour_rows('events')}"]
+            f"INSERT INTO visits {by_day(visit_rows('events'))}",
+            *(statement for table, rows in HOURLY.items()
+              for statement in (f"DELETE FROM {table}", f"INSERT INTO {table} {rows('events')}"))]
 
 
 def copy_into(schema: str) -> list[str]:
@@ -336,7 +369,8 @@ def copy_into(schema: str) -> list[str]:
     WHERE name IS NOT NULL""",
         *derive_all(f"{schema}.events", f"{schema}.names"),
         f"CREATE TABLE {schema}.visits AS {by_day(visit_rows(f'{schema}.events'))}",
-        f"CREATE TABLE {schema}.hours AS {hour_rows(f'{schema}.events')}",
+        *(f"CREATE TABLE {schema}.{table} AS {rows(f'{schema}.events')} ORDER BY dt"
+          for table, rows in HOURLY.items()),
     ]
 
 
@@ -417,9 +451,23 @@ people AS NOT MATERIALIZED (
         re-deliveries the range counts (their first delivery lies before it; a few rows), when
         the range and the buckets are whole hours and no filter needs the events themselves;
         else None. bucket_ms(column): the bucket of a time column."""
+        kept = self._hourly(d, opts)
+        if kept is None or opts["bucket_seconds"] % 3600 or opts.get("offset_s", 0) % 3600:
+            return None
+        return f"""SELECT {bucket_ms("hour_ms")} AS bucket_ms,
+    CAST(SUM(events) AS BIGINT) AS events, CAST(SUM(page_views) AS BIGINT) AS page_views
+  FROM (SELECT hour_ms, events, page_views FROM hours
+        WHERE {kept}
+        UNION ALL
+        SELECT ts - ts % {HOUR_MS}, 1, CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END
+        FROM stored WHERE delivery > 1 AND ts IS NOT NULL) tallied
+  GROUP BY 1"""
+
+    def _hourly(self, d: Dialect, opts: dict) -> str | None:
+        """The condition on HOURLY rows that keeps the range's, when its hours make it up and no
+        filter needs the events themselves; else None."""
         if (opts.get("filter_page") or opts.get("referrer") or opts["start_ms"] % HOUR_MS
-                or opts["end_ms"] % HOUR_MS or opts["bucket_seconds"] % 3600
-                or opts.get("offset_s", 0) % 3600):
+                or opts["end_ms"] % HOUR_MS):
             return None
         kept = [f"dt BETWEEN {d.param('from', opts['from'])} AND {d.param('to', opts['to'])}"]
         if opts.get("exact_range"):
@@ -429,14 +477,43 @@ people AS NOT MATERIALIZED (
             kept.append(f"site = {d.param('site', opts['site'])}")
         if not opts.get("include_bots"):
             kept.append("NOT bot")
-        return f"""SELECT {bucket_ms("hour_ms")} AS bucket_ms,
-    CAST(SUM(events) AS BIGINT) AS events, CAST(SUM(page_views) AS BIGINT) AS page_views
-  FROM (SELECT hour_ms, events, page_views FROM hours
-        WHERE {" AND ".join(kept)}
-        UNION ALL
-        SELECT ts - ts % {HOUR_MS}, 1, CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END
-        FROM stored WHERE delivery > 1 AND ts IS NOT NULL) tallied
-  GROUP BY 1"""
+        return " AND ".join(kept)
+
+    def page_totals(self, d: Dialect, opts: dict) -> str | None:
+        """`pages`' CTEs `views` (page_key, page, page_views, visitors) and `leaves` (page_key,
+        avg_engaged_ms) added up from `page_hours` and `page_visitors`, plus the re-deliveries
+        the range counts, when HOURLY rows make up the range (see _hourly); else None."""
+        kept = self._hourly(d, opts)
+        if kept is None:
+            return None
+        again = f"stored WHERE delivery > 1 AND {PAGE}"
+        return f"""page_rows AS (
+  SELECT pid, views, leaves, engaged FROM page_hours WHERE {kept}
+  UNION ALL
+  SELECT pid, CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END,
+    CASE WHEN event_type = 'page_leave' AND engaged_milli_sec IS NOT NULL THEN 1 ELSE 0 END,
+    CASE WHEN event_type = 'page_leave' THEN engaged_milli_sec END
+  FROM {again} AND event_type IN ('page_view', 'page_leave')
+),
+page_viewers AS (
+  SELECT pid, vid, uid FROM page_visitors WHERE {kept}
+  UNION ALL
+  SELECT pid, vid, uid FROM {again} AND event_type = 'page_view'
+),
+views AS (
+  SELECT c.page_key, n.name AS page, c.page_views, v.visitors
+  FROM (SELECT pid AS page_key, CAST(SUM(views) AS BIGINT) AS page_views FROM page_rows
+        GROUP BY pid HAVING SUM(views) > 0) c
+  JOIN (SELECT p.pid AS page_key, COUNT(DISTINCT COALESCE(p.uid, m.member, p.vid)) AS visitors
+        FROM page_viewers p LEFT JOIN member_ids m ON m.vid = p.vid
+        GROUP BY p.pid) v ON v.page_key = c.page_key
+  JOIN names n ON n.id = c.page_key
+),
+leaves AS (
+  SELECT pid AS page_key, ROUND(SUM(engaged) / SUM(leaves), 1) AS avg_engaged_ms
+  FROM page_rows
+  GROUP BY pid
+)"""
 
     def deepest_leaves(self) -> str:
         """reports.deepest_leaves: kept per visit for the sessions inside the range."""

@@ -186,15 +186,16 @@ def test_an_event_without_a_time_is_counted_as_over_the_lake(tmp_path):
             lake, name, "2026-11-21", "2026-11-21"), name
 
 
-def _traffic_sql(lake_path, **raw) -> str:
-    opts = reports.options("traffic", {"from": "2026-11-21", "to": "2026-11-22", **raw})
-    return store_sql.render("traffic", opts)
+def _sql(name, **raw) -> str:
+    opts = reports.options(name, {"from": "2026-11-21", "to": "2026-11-22", **raw})
+    return store_sql.render(name, opts)
 
 
-def test_traffic_adds_up_hourly_counts_kept_as_deliveries_and_forgets_change(tmp_path):
-    """`traffic` adds up the store's hourly counts when the range and buckets are whole hours.
-    Those counts follow every change: a delivery received earlier arriving in a later object
-    (the first delivery moves to another day), bots, sites and a forgotten visitor."""
+def test_traffic_and_pages_add_up_hourly_counts_kept_as_deliveries_and_forgets_change(tmp_path):
+    """`traffic` and `pages` add up the store's hourly counts when the range (and the buckets)
+    are whole hours. Those counts follow every change: a delivery received earlier arriving in
+    a later object (the first delivery moves to another day), bots, sites, an event without a
+    time, page leaves with and without an engaged time, and a forgotten visitor."""
     human, crawler = "h" * 32, "c" * 32
     bot = {"is_bot": True, "browser": "Googlebot", "device": "bot"}
     moved = ev("r1", "page_view", "2026-11-22T00:30:00.000Z", SHOP + "/late", user=B)
@@ -204,7 +205,15 @@ def test_traffic_adds_up_hourly_counts_kept_as_deliveries_and_forgets_change(tmp
         ev("h1", "page_view", "2026-11-21T22:15:00.000Z", BLOG + "/post", user=human),
         ev("c1", "page_view", "2026-11-21T23:10:00.000Z", BLOG + "/", user=crawler, **bot),
         moved, ev("b2", "page_view", "2026-11-22T01:10:00.000Z", SHOP + "/next", user=B),
+        ev("b3", "page_leave", "2026-11-22T01:12:00.000Z", SHOP + "/next", user=B,
+           engaged_milli_sec=4200),
+        ev("b4", "page_leave", "2026-11-22T01:14:00.000Z", SHOP + "/next", user=B),
+        ev("h2", "page_leave", "2026-11-21T22:16:00.000Z", BLOG + "/post", user=human,
+           engaged_milli_sec=1000),
     ])
+    timeless = ev("t1", "page_view", "2026-11-21T10:20:00.000Z", SHOP + "/", user="t" * 32)
+    (tmp_path / "lake/events/dt=2026-11-21/timeless.jsonl.gz").write_bytes(gzip.compress(
+        json.dumps({**timeless, "received_at": None}).encode() + b"\n"))
     lake = lake_files.open_lake((tmp_path / "lake").as_uri(), "events/")
     path = tmp_path / "store.duckdb"
     store.sync(lake, path)
@@ -216,21 +225,29 @@ def test_traffic_adds_up_hourly_counts_kept_as_deliveries_and_forgets_change(tmp
              {"from": "2026-11-21T22:00:00", "to": "2026-11-22T01:00:00"}]
     for raw in cases:
         # THEN each uses the hourly counts and answers what the lake answers
-        assert "FROM hours" in _traffic_sql(path, **raw), raw
+        assert "FROM hours" in _sql("traffic", **raw), raw
+        page_raw = {k: v for k, v in raw.items() if k != "bucket"}
+        assert "FROM page_hours" in _sql("pages", **page_raw), raw
         for first, last in (("2026-11-21", "2026-11-22"), ("2026-11-22", "2026-11-22")):
             window = {"from": first, "to": last, **raw}
             assert rows(lake, path, "traffic", **window) == lake_rows(lake, "traffic", **window)
+            window = {"from": first, "to": last, **page_raw}
+            assert rows(lake, path, "pages", **window) == lake_rows(lake, "pages", **window)
     # and buckets or ranges that are not whole hours count the events themselves, the same
     for raw in ({"bucket": "15min"}, {"tz": "Asia/Kolkata"}, {"referrer": "shop.test"},
                 {"from": "2026-11-21T22:30:00", "to": "2026-11-22T01:00:00"}):
-        assert "FROM hours" not in _traffic_sql(path, **raw), raw
+        assert "FROM hours" not in _sql("traffic", **raw), raw
         assert rows(lake, path, "traffic", **raw) == lake_rows(lake, "traffic", **raw), raw
+        raw = {k: v for k, v in raw.items() if k != "bucket"}
+        assert ("FROM page_hours" in _sql("pages", **raw)) == (raw == {}), raw
+        assert rows(lake, path, "pages", **raw) == lake_rows(lake, "pages", **raw), raw
     # WHEN a visitor is forgotten, THEN the hourly counts lose its events
     days = ("2026-11-21", "2026-11-22")
     before = rows(lake, path, "traffic", *days, bucket="day")
-    assert store.forget_user_key(path, human) == 1
+    assert store.forget_user_key(path, human) == 2
     after = rows(lake, path, "traffic", *days, bucket="day")
-    assert [r[1:3] for r in after] == [(before[0][1] - 1, before[0][2] - 1), before[1][1:3]]
+    assert [r[1:3] for r in after] == [(before[0][1] - 2, before[0][2] - 1), before[1][1:3]]
+    assert BLOG + "/post" not in {r[0] for r in rows(lake, path, "pages", *days)}
 
 
 def test_a_report_answers_from_the_store_while_another_sync_holds_it(small_lake, tmp_path):
