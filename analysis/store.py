@@ -42,8 +42,8 @@ LOCK_WAIT_S = 30.0
 # A sync's appends are merged into full row groups (see _checkpoint) by a sync that finds
 # nothing new once MERGE_WHEN_IDLE syncs have appended, or by the MERGE_AT_MOST-th in a row.
 MERGE_WHEN_IDLE = 4
-RECOUNT_LISTED = 1000  # recounted user_keys written into a report's SQL (more: a join)
 MERGE_AT_MOST = 32
+RECOUNT_LISTED = 1000  # recounted user_keys written into a report's SQL (more: a join)
 
 
 class StoreError(RuntimeError):

@@ -25,9 +25,11 @@ dt span and site of its events, and every reports.SESSION_VIEWS column (`<view>_
 uses these rows for the sessions that lie wholly inside its range and need no recount, and runs
 the views over the events of the few others.
 
-`hours` counts the first deliveries per dt, hour, site and bot or not (events, page views):
-`traffic` adds these up rather than counting every event of its range, when the range and its
-buckets are whole hours and no filter needs the events themselves (StoreQuery.hour_counts).
+`hours`, `page_hours` and `page_visitors` (HOURLY) count the first deliveries per dt, hour,
+site and bot or not: events and page views; per page, page views and page leaves with their
+engaged time; and each page's distinct (vid, uid) pairs. `traffic` and `pages` add these up
+rather than reading every event of their range when the range is whole hours and no filter
+needs the events themselves (StoreQuery.hour_counts, StoreQuery.page_totals).
 """
 
 from __future__ import annotations
@@ -403,6 +405,16 @@ FROM visits
 WHERE {cut(d, opts)}"""
 
 
+def _visitor(alias: str) -> str:
+    """The stitched visitor (reports._visitor) of a row `alias` with vid and uid joined by
+    _member_join: the `names` id of its member id, else its user_key's, else of its user_key."""
+    return f"COALESCE({alias}.uid, m.member, {alias}.vid)"
+
+
+def _member_join(alias: str) -> str:
+    return f"LEFT JOIN member_ids m ON m.vid = {alias}.vid"
+
+
 class StoreQuery:
     """The shared CTEs (`unique_events`, `marked`, `numbered`, `sessions`) over the store, for
     reports.render: the same names and columns as over the lake, and the same rows."""
@@ -441,9 +453,9 @@ member_ids AS (
 ),
 people AS NOT MATERIALIZED (
   SELECT {", ".join("e." + n for n in prepared_names())},
-    COALESCE(e.uid, m.member, e.vid) AS visitor, e.pid AS page_key
+    {_visitor("e")} AS visitor, e.pid AS page_key
   FROM stored e
-  LEFT JOIN member_ids m ON m.vid = e.vid
+  {_member_join("e")}
 )"""
 
     def hour_counts(self, d: Dialect, opts: dict, bucket_ms: Callable[[str], str]) -> str | None:
@@ -504,8 +516,8 @@ views AS (
   SELECT c.page_key, n.name AS page, c.page_views, v.visitors
   FROM (SELECT pid AS page_key, CAST(SUM(views) AS BIGINT) AS page_views FROM page_rows
         GROUP BY pid HAVING SUM(views) > 0) c
-  JOIN (SELECT p.pid AS page_key, COUNT(DISTINCT COALESCE(p.uid, m.member, p.vid)) AS visitors
-        FROM page_viewers p LEFT JOIN member_ids m ON m.vid = p.vid
+  JOIN (SELECT p.pid AS page_key, COUNT(DISTINCT {_visitor("p")}) AS visitors
+        FROM page_viewers p {_member_join("p")}
         GROUP BY p.pid) v ON v.page_key = c.page_key
   JOIN names n ON n.id = c.page_key
 ),
@@ -529,9 +541,9 @@ leaves AS (
     def visitor_count(self) -> str:
         """people's distinct `visitor`s with a user_key, counted over the distinct (vid, uid)
         pairs: the member join then runs over thousands of rows rather than millions."""
-        return """SELECT COUNT(DISTINCT COALESCE(p.uid, m.member, p.vid))
+        return f"""SELECT COUNT(DISTINCT {_visitor("p")})
   FROM (SELECT DISTINCT vid, uid FROM stored WHERE user_key IS NOT NULL) p
-  LEFT JOIN member_ids m ON m.vid = p.vid"""
+  {_member_join("p")}"""
 
     def identity_rows(self, d: Dialect, opts: dict) -> str:
         """Every derived delivery of the range's days, whatever the filters: where reports find
@@ -576,30 +588,28 @@ leaves AS (
                 f"SELECT DISTINCT user_key FROM ({self.recount(d)}) recount")
 
     def _recounted(self, d: Dialect) -> tuple[str, str, str]:
-        """The `recount` CTE's body, and the conditions for a row of a recounted user_key and
-        of another. When store.query has looked the user_keys up (opts["recounted"]), they are
-        written out: most ranges recount none, and a join with `recount` between the scan of
-        `events` and a report's own join would keep DuckDB from filtering that scan by the
-        report's join keys (`members`: 311,190 rows of a day read rather than 14,888)."""
+        """The `recount` CTE (when one is needed), and the conditions for a row of a recounted
+        user_key and of another. When store.query has looked the user_keys up
+        (opts["recounted"]), they are written out: most ranges recount none, and a join with
+        `recount` between the scan of `events` and a report's own join would keep DuckDB from
+        filtering that scan by the report's join keys (`members`: 311,190 rows of a day read
+        rather than 14,888)."""
         keys = self.opts.get("recounted")
         if keys is None:
-            return self.recount(d), "user_key IN (SELECT user_key FROM recount)", \
+            return f"recount AS (\n  {self.recount(d)}\n),\n", \
+                "user_key IN (SELECT user_key FROM recount)", \
                 "user_key NOT IN (SELECT user_key FROM recount)"
         if not keys:
-            return "SELECT CAST(NULL AS VARCHAR) AS user_key WHERE false", "false", "true"
+            return "", "false", "true"
         listed = ", ".join(sql_literal(key) for key in keys)
-        return (f"SELECT UNNEST([{listed}]) AS user_key", f"user_key IN ({listed})",
-                f"user_key NOT IN ({listed})")
+        return "", f"user_key IN ({listed})", f"user_key NOT IN ({listed})"
 
     def sessions(self, d: Dialect) -> str:
         names = ", ".join(prepared_names())
         start = d.param("start_ms", self.opts["start_ms"])
         recount, recounted, kept = self._recounted(d)
         self.recounts = True
-        return f"""recount AS (
-  {recount}
-),
-marked AS (
+        return f"""{recount}marked AS (
   SELECT {names}, vid AS user_ref, pid AS page_key,
     CASE WHEN ts - LAG(ts) OVER (PARTITION BY user_key {VISITOR_ORDER}) <= {GAP}
       THEN 0 ELSE 1 END AS new_session
